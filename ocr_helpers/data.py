@@ -1,0 +1,204 @@
+"""Generate labeled CAPTCHA images, save them and load them back (taught in notebook 01)."""
+
+import contextlib
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import random
+import zipfile
+from pathlib import Path
+
+import captcha.image
+import numpy as np
+from tqdm.std import tqdm
+
+from .files import atomic_write
+from .labels import CHARSET, LABEL_LENGTH, check_charset
+
+IMAGE_HEIGHT = 60
+IMAGE_WIDTH = 160
+DATASET_FORMAT = "ocr_helpers.dataset/1"
+_FONT_SIZES_AT_HEIGHT_60 = (42, 50, 56)
+
+
+class SeededSecrets:
+    """Stand-in for the `secrets` module that draws from a seeded `random.Random`."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def randbelow(self, upper):
+        return self.rng.randrange(upper)
+
+    def randbits(self, bits):
+        return self.rng.getrandbits(bits)
+
+    def choice(self, sequence):
+        return self.rng.choice(sequence)
+
+
+@contextlib.contextmanager
+def seeded_captcha(rng):
+    """Make the captcha library draw its distortions from `rng` inside the block."""
+    original = captcha.image.secrets
+    captcha.image.secrets = SeededSecrets(rng)
+    try:
+        yield
+    finally:
+        captcha.image.secrets = original
+
+
+_generators = {}
+
+
+def captcha_generator(height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
+    """Return a cached `ImageCaptcha` for this size, with font sizes scaled to the height."""
+    if (height, width) not in _generators:
+        font_sizes = tuple(round(size * height / 60) for size in _FONT_SIZES_AT_HEIGHT_60)
+        _generators[height, width] = captcha.image.ImageCaptcha(width=width, height=height, font_sizes=font_sizes)
+    return _generators[height, width]
+
+
+def sample_rng(seed, index):
+    """Return the random generator of image `index` in the dataset drawn with `seed`."""
+    return random.Random(f"ocr_helpers:{seed}:{index}")
+
+
+def draw_sample(seed, index, charset=CHARSET, label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
+    """Draw image `index` of the dataset `seed`: a uint8 grayscale array and its label."""
+    rng = sample_rng(seed, index)
+    label = "".join(rng.choice(charset) for _ in range(label_length))
+    with seeded_captcha(rng):
+        image = captcha_generator(height, width).generate_image(label)
+    return np.asarray(image.convert("L"), dtype=np.uint8), label
+
+
+def draw_chunk(seed, start, stop, charset, label_length, height, width):
+    """Draw images `start` to `stop` of the dataset `seed` (the unit of work of one process)."""
+    samples = [draw_sample(seed, index, charset, label_length, height, width) for index in range(start, stop)]
+    return start, np.stack([image for image, _ in samples]), [label for _, label in samples]
+
+
+def _draw_chunk_star(arguments):
+    return draw_chunk(*arguments)
+
+
+def default_num_workers():
+    """Return the number of CPU cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def check_generation_arguments(num_samples, charset, label_length, height, width):
+    """Raise a ValueError that says what to change if the generation arguments make no dataset."""
+    if not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
+        raise ValueError(f"num_samples must be a positive whole number, got {num_samples!r}.")
+    check_charset(charset)
+    if not isinstance(label_length, (int, np.integer)) or label_length <= 0:
+        raise ValueError(f"label_length must be at least 1 character, got {label_length!r}.")
+    if height < 8 or width < 8:
+        raise ValueError(f"An image of {height}x{width} pixels is too small to draw text on: use at least 8x8.")
+
+
+def generate_dataset(num_samples, seed=0, charset=CHARSET, label_length=LABEL_LENGTH,
+                     height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, progress=True):
+    """Generate `num_samples` CAPTCHAs in parallel: uint8 images (N, height, width) and label strings."""
+    check_generation_arguments(num_samples, charset, label_length, height, width)
+    charset = check_charset(charset)
+    num_workers = max(1, min(num_workers or default_num_workers(), num_samples))
+    chunk_size = max(1, min(250, math.ceil(num_samples / (4 * num_workers))))
+    chunks = [(seed, start, min(start + chunk_size, num_samples), charset, label_length, height, width)
+              for start in range(0, num_samples, chunk_size)]
+    images = np.empty((num_samples, height, width), dtype=np.uint8)
+    labels = [""] * num_samples
+    with contextlib.ExitStack() as stack:
+        if num_workers == 1:
+            results = map(_draw_chunk_star, chunks)
+        else:
+            pool = stack.enter_context(worker_pool(num_workers))
+            results = pool.imap_unordered(_draw_chunk_star, chunks)
+        bar = stack.enter_context(tqdm(total=num_samples, unit="img", disable=not progress, desc="Generating"))
+        for start, chunk_images, chunk_labels in results:
+            images[start:start + len(chunk_labels)] = chunk_images
+            labels[start:start + len(chunk_labels)] = chunk_labels
+            bar.update(len(chunk_labels))
+    return images, labels
+
+
+def worker_pool(num_workers):
+    """Start a process pool that is safe to use after TensorFlow has been imported."""
+    methods = multiprocessing.get_all_start_methods()
+    method = "forkserver" if "forkserver" in methods else "spawn"
+    return multiprocessing.get_context(method).Pool(num_workers)
+
+
+def dataset_info(num_samples, seed, charset=CHARSET, label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
+    """Describe how a dataset was generated, so that a saved copy can be checked before reuse."""
+    return {"format": DATASET_FORMAT, "num_samples": int(num_samples), "seed": seed, "charset": charset,
+            "label_length": int(label_length), "height": int(height), "width": int(width)}
+
+
+def save_dataset(path, images, labels, info=None):
+    """Save images and labels to an uncompressed .npz file, atomically, with `info` describing them."""
+    images = np.asarray(images)
+    labels = list(labels)
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise ValueError(f"images must be a uint8 array of shape (N, height, width), got {images.dtype} {images.shape}.")
+    if len(labels) != len(images):
+        raise ValueError(f"There are {len(images)} images but {len(labels)} labels: give one label per image.")
+    info = {"format": DATASET_FORMAT, **(info or {})}
+    with atomic_write(path) as file:
+        np.savez(file, images=images, labels=np.array(labels, dtype=str), info=np.array(json.dumps(info)))
+    return Path(path)
+
+
+def load_dataset(path, with_info=False):
+    """Load (images, labels) saved by `save_dataset`; with `with_info`, also the dict describing them."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No dataset at {path}: run notebooks/01_generate_data.ipynb, or call "
+            f"oh.save_dataset(path, *oh.generate_dataset(num_samples))."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            images, labels, info = saved["images"], saved["labels"].tolist(), json.loads(saved["info"].item())
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError) as error:
+        raise ValueError(
+            f"The dataset file {path} is truncated or corrupt ({error}): delete it and generate it again."
+        ) from error
+    if info.get("format") != DATASET_FORMAT or images.ndim != 3 or len(images) != len(labels):
+        raise ValueError(f"{path} is not a dataset saved by ocr_helpers.save_dataset: delete it and generate it again.")
+    return (images, labels, info) if with_info else (images, labels)
+
+
+def load_or_generate_dataset(path, num_samples, seed=0, charset=CHARSET, label_length=LABEL_LENGTH,
+                             height=IMAGE_HEIGHT, width=IMAGE_WIDTH, progress=True):
+    """Load the dataset at `path` if it was generated with these arguments; otherwise generate and save it."""
+    wanted = dataset_info(num_samples, seed, charset, label_length, height, width)
+    path = Path(path)
+    reason = f"no file at {path}"
+    if path.is_file():
+        try:
+            images, labels, info = load_dataset(path, with_info=True)
+        except ValueError as error:
+            reason = str(error)
+        else:
+            if info == wanted:
+                print(f"Loaded {len(images):,} images from {path}")
+                return images, labels
+            reason = f"{path} was generated with other arguments"
+    print(f"Generating {num_samples:,} images ({reason})")
+    images, labels = generate_dataset(num_samples, seed, charset, label_length, height, width, progress=progress)
+    save_dataset(path, images, labels, wanted)
+    return images, labels
+
+
+def dataset_fingerprint(images, labels):
+    """Return a short hash of images and labels, equal only for byte-identical datasets."""
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
+    digest.update("\n".join(labels).encode())
+    return digest.hexdigest()[:16]

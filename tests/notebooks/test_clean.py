@@ -1,0 +1,38 @@
+"""Committed notebooks are sources: no outputs, no execution counts, one parameters cell."""
+
+from conftest import NOTEBOOKS, read_notebook
+
+
+def test_the_series_is_numbered_without_gaps():
+    numbers = [int(path.name[:2]) for path in NOTEBOOKS]
+    assert numbers[:2] == [1, 2] and numbers == list(range(1, len(numbers) + 1))
+
+
+def test_notebook_carries_no_outputs_or_execution_counts(notebook_path):
+    dirty = [index for index, cell in enumerate(read_notebook(notebook_path).cells)
+             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
+    assert not dirty, f"{notebook_path.name}: cells {dirty} carry outputs; clear them before committing"
+
+
+def test_notebook_has_no_machine_specific_metadata(notebook_path):
+    notebook = read_notebook(notebook_path)
+    assert set(notebook.metadata) <= {"kernelspec", "language_info"}
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    for cell in notebook.cells:
+        assert set(cell.metadata) <= {"tags"}, f"{notebook_path.name}: cell metadata {dict(cell.metadata)}"
+
+
+def test_notebook_has_exactly_one_parameters_cell_after_its_setup(notebook_path):
+    cells = read_notebook(notebook_path).cells
+    tagged = [index for index, cell in enumerate(cells) if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{notebook_path.name}: parameters cells at {tagged}"
+    setup = next(index for index, cell in enumerate(cells) if cell.cell_type == "code")
+    assert "import ocr_helpers as oh" in cells[setup].source and setup < tagged[0]
+    assert "TF_CPP_MIN_LOG_LEVEL" in cells[setup].source
+
+
+def test_notebook_opens_with_a_title_and_ends_with_a_link_to_the_next(notebook_path):
+    cells = read_notebook(notebook_path).cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
+    assert cells[-1].cell_type == "markdown" and "## Summary" in cells[-1].source
+    assert "## Exercises" in cells[-1].source and "**Next:**" in cells[-1].source

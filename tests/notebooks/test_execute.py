@@ -1,0 +1,29 @@
+"""Execute every notebook with papermill at small parameters into build/test-notebooks/.
+
+`python3 run.py test` then runs nbval over the executed copies, so that a re-run must
+reproduce every output. The notebooks share one data folder, so notebook 02 loads what 01 saved.
+"""
+
+import papermill
+import pytest
+
+from conftest import NOTEBOOKS, TEST_BUILD
+
+DATA_DIR = TEST_BUILD / "data"
+
+TEST_PARAMETERS = {
+    "01_generate_data": dict(num_train_samples=96, num_validation_samples=24, benchmark_samples=16),
+    "02_encode_labels": dict(num_train_samples=96),
+}
+
+
+def test_every_notebook_has_test_parameters():
+    assert sorted(TEST_PARAMETERS) == [path.stem for path in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs_at_test_parameters(notebook):
+    TEST_BUILD.mkdir(parents=True, exist_ok=True)
+    parameters = dict(TEST_PARAMETERS[notebook.stem], data_dir=str(DATA_DIR))
+    papermill.execute_notebook(notebook, TEST_BUILD / notebook.name, parameters=parameters,
+                               cwd=TEST_BUILD, progress_bar=False)

@@ -1,0 +1,136 @@
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import ocr_helpers as oh
+
+
+@pytest.fixture(scope="module")
+def small_dataset():
+    return oh.generate_dataset(24, seed=7, num_workers=1, progress=False)
+
+
+def test_generate_dataset_returns_grayscale_uint8_images_and_labels(small_dataset):
+    images, labels = small_dataset
+    assert images.shape == (24, oh.IMAGE_HEIGHT, oh.IMAGE_WIDTH) == (24, 60, 160)
+    assert images.dtype == np.uint8
+    assert len(labels) == 24 and all(len(label) == 5 and set(label) <= set(oh.CHARSET) for label in labels)
+    assert images.std() > 10, "images should hold drawn text, not a flat background"
+    assert len(set(labels)) == 24
+
+
+def test_same_seed_gives_byte_identical_data_whatever_the_number_of_workers(small_dataset):
+    images, labels = small_dataset
+    for workers in (2, 3):
+        other_images, other_labels = oh.generate_dataset(24, seed=7, num_workers=workers, progress=False)
+        assert other_images.tobytes() == images.tobytes() and other_labels == labels
+
+
+def test_another_seed_gives_other_images(small_dataset):
+    images, labels = small_dataset
+    other_images, other_labels = oh.generate_dataset(24, seed=8, num_workers=1, progress=False)
+    assert not np.array_equal(other_images, images) and other_labels != labels
+
+
+def test_a_smaller_dataset_is_a_prefix_of_a_larger_one(small_dataset):
+    images, labels = small_dataset
+    first_images, first_labels = oh.generate_dataset(5, seed=7, num_workers=1, progress=False)
+    assert np.array_equal(first_images, images[:5]) and first_labels == labels[:5]
+
+
+def test_size_charset_and_label_length_are_parameters():
+    images, labels = oh.generate_dataset(6, seed=1, charset="abc", label_length=3, height=50, width=200,
+                                         num_workers=1, progress=False)
+    assert images.shape == (6, 50, 200)
+    assert all(len(label) == 3 and set(label) <= set("abc") for label in labels)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(num_samples=0), "num_samples must be a positive"),
+    (dict(num_samples=-3), "num_samples must be a positive"),
+    (dict(num_samples=4, charset=""), "character set is empty"),
+    (dict(num_samples=4, label_length=0), "label_length must be at least 1"),
+])
+def test_generate_dataset_refuses_arguments_that_make_no_dataset(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        oh.generate_dataset(**arguments, progress=False)
+
+
+def test_save_and_load_round_trip(tmp_path, small_dataset):
+    images, labels = small_dataset
+    path = oh.save_dataset(tmp_path / "set.npz", images, labels, oh.dataset_info(24, 7))
+    loaded_images, loaded_labels, info = oh.load_dataset(path, with_info=True)
+    assert np.array_equal(loaded_images, images) and loaded_labels == labels
+    assert info["seed"] == 7 and info["num_samples"] == 24
+    assert [name for name in os.listdir(tmp_path)] == ["set.npz"], "no temporary file may be left behind"
+
+
+def test_loading_a_missing_file_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="01_generate_data"):
+        oh.load_dataset(tmp_path / "nothing.npz")
+
+
+def test_loading_a_truncated_file_says_to_regenerate_it(tmp_path, small_dataset):
+    path = oh.save_dataset(tmp_path / "set.npz", *small_dataset)
+    data = path.read_bytes()
+    for cut in (len(data) // 2, 1000, 10):
+        path.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match="truncated or corrupt.*delete it and generate it again"):
+            oh.load_dataset(path)
+
+
+def test_loading_a_file_with_a_flipped_byte_is_detected(tmp_path, small_dataset):
+    path = oh.save_dataset(tmp_path / "set.npz", *small_dataset)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        oh.load_dataset(path)
+
+
+def test_a_failed_save_leaves_the_previous_file_in_place(tmp_path, small_dataset):
+    images, labels = small_dataset
+    path = oh.save_dataset(tmp_path / "set.npz", images, labels)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="one label per image"):
+        oh.save_dataset(path, images, labels[:-1])
+    with pytest.raises(ValueError, match="uint8"):
+        oh.save_dataset(path, images.astype(np.float32), labels)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["set.npz"]
+
+
+def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    path = tmp_path / "file.txt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with oh.atomic_write(path, "w") as file:
+            file.write("half of the new")
+            raise RuntimeError("the kernel died")
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["file.txt"]
+
+
+def test_load_or_generate_reuses_a_matching_file_and_regenerates_otherwise(tmp_path, capsys):
+    path = tmp_path / "train.npz"
+    images, labels = oh.load_or_generate_dataset(path, 6, seed=3, progress=False)
+    assert "Generating 6 images (no file at" in capsys.readouterr().out
+    again_images, again_labels = oh.load_or_generate_dataset(path, 6, seed=3, progress=False)
+    assert "Loaded 6 images" in capsys.readouterr().out
+    assert np.array_equal(again_images, images) and again_labels == labels
+    other_images, _ = oh.load_or_generate_dataset(path, 6, seed=4, progress=False)
+    assert "generated with other arguments" in capsys.readouterr().out
+    assert not np.array_equal(other_images, images)
+    path.write_bytes(path.read_bytes()[:500])
+    oh.load_or_generate_dataset(path, 6, seed=4, progress=False)
+    assert "truncated or corrupt" in capsys.readouterr().out
+    assert oh.load_dataset(path)[0].shape == (6, 60, 160)
+
+
+def test_plot_samples_draws_one_titled_axis_per_image(small_dataset):
+    images, labels = small_dataset
+    figure = oh.plot_samples(images, labels, num_rows=2, num_columns=3)
+    titles = [axis.get_title() for axis in figure.axes]
+    assert titles == labels[:6]
+    with pytest.raises(ValueError, match="no images"):
+        oh.plot_samples(images[:0], [])
