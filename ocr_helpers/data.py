@@ -120,7 +120,8 @@ def generate_dataset(num_samples, seed=0, charset=CHARSET, label_length=LABEL_LE
         else:
             pool = stack.enter_context(worker_pool(num_workers))
             results = pool.imap_unordered(_draw_chunk_star, chunks)
-        bar = stack.enter_context(tqdm(total=num_samples, unit="img", disable=not progress, desc="Generating"))
+        bar = stack.enter_context(tqdm(total=num_samples, unit="img", disable=not progress, desc="Generating",
+                                        mininterval=1.0))
         for start, chunk_images, chunk_labels in results:
             images[start:start + len(chunk_labels)] = chunk_images
             labels[start:start + len(chunk_labels)] = chunk_labels

@@ -6,6 +6,15 @@ import tempfile
 from pathlib import Path
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file beside `path`, and move it onto `path` only if the block succeeds."""
@@ -17,6 +26,7 @@ def atomic_write(path, mode="wb"):
             yield file
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, _FILE_MODE)  # mkstemp makes files private; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -10,8 +10,9 @@ def plot_samples(images, labels, num_rows=3, num_columns=4, title=None):
     if count == 0:
         raise ValueError("There are no images to plot.")
     num_rows = int(np.ceil(count / num_columns))
-    figure, axes = plt.subplots(num_rows, num_columns, figsize=(2.4 * num_columns, 1.2 * num_rows + 0.4),
-                                squeeze=False)
+    title_lines = max(str(label).count("\n") + 1 for label in labels[:count])
+    figure, axes = plt.subplots(num_rows, num_columns, squeeze=False,
+                                figsize=(2.4 * num_columns, (0.9 + 0.3 * title_lines) * num_rows + 0.4))
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < count:

@@ -18,6 +18,7 @@ from pathlib import Path
 import nbconvert
 import nbformat
 import papermill
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from papermill.exceptions import PapermillExecutionError
 
 import ocr_helpers as oh
@@ -67,16 +68,20 @@ def write_index(output, runs):
 """)
 
 
-def export_html(notebook_path, html_path):
-    body, _ = nbconvert.HTMLExporter().from_filename(str(notebook_path))
-    write_text(html_path, body)
+def tidy_and_export(executed, name, folder):
+    """Keep only the last state of each progress bar, then write `name`.ipynb and `name`.html."""
+    notebook = nbformat.read(executed, as_version=4)
+    notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
+    write_text(folder / f"{name}.ipynb", nbformat.writes(notebook))
+    body, _ = nbconvert.HTMLExporter().from_notebook_node(notebook)
+    write_text(folder / f"{name}.html", body)
 
 
 def explain_failure(name, error, partial):
     """Print which notebook and cell failed, with the error, and where the partial run is."""
     print(f"\nFAILED: {name}", file=sys.stderr)
     if isinstance(error, PapermillExecutionError):
-        print(f"  in cell {error.cell_index} (execution count {error.exec_count}):", file=sys.stderr)
+        print(f"  at In [{error.exec_count}], cell {error.cell_index + 1} of the notebook:", file=sys.stderr)
         print("    " + "\n    ".join(error.source.splitlines()[:8]), file=sys.stderr)
         print(f"  {error.ename}: {error.evalue}", file=sys.stderr)
     else:
@@ -105,9 +110,9 @@ def run_series(notebooks, output, parameters, cwd):
                 explain_failure(name, error, failed)
                 return 1
             seconds = time.perf_counter() - start
-            export_html(executed, Path(scratch) / f"{name}.html")
+            tidy_and_export(executed, name, Path(scratch) / "done")
             for suffix in (".ipynb", ".html"):
-                Path(scratch, name + suffix).replace(output / (name + suffix))
+                Path(scratch, "done", name + suffix).replace(output / (name + suffix))
         runs[name] = {"title": notebook_title(notebook), "seconds": seconds,
                       "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
         write_text(times_path, json.dumps(runs, indent=2))

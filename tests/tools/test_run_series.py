@@ -1,0 +1,51 @@
+"""The main job (tools/run_series.py) reports each notebook and stops clearly at a failure."""
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+import run_series  # noqa: E402
+
+
+def write_notebook(path, *sources):
+    cells = [new_markdown_cell(f"# Title of {path.stem}")] + [new_code_cell(source) for source in sources]
+    cells[1].metadata["tags"] = ["parameters"]
+    notebook = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                  "language": "python"}})
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_a_good_series_writes_reports_and_an_index(tmp_path):
+    first = write_notebook(tmp_path / "01_first.ipynb", "print('hello from one')")
+    second = write_notebook(tmp_path / "02_second.ipynb", "size = 2", "size * 21")
+    output = tmp_path / "reports"
+    assert run_series.run_series([first, second], output, {"size": 3}, cwd=tmp_path) == 0
+    assert sorted(path.name for path in output.iterdir()) == [
+        "01_first.html", "01_first.ipynb", "02_second.html", "02_second.ipynb", "index.html", "run_times.json"]
+    executed = nbformat.read(output / "02_second.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["data"]["text/plain"] == "63", "the parameter must be injected"
+    index = (output / "index.html").read_text()
+    assert "Title of 01_first" in index and "02_second.html" in index
+    assert set(json.loads((output / "run_times.json").read_text())) == {"01_first", "02_second"}
+
+
+def test_a_failing_notebook_names_the_cell_keeps_earlier_reports_and_returns_1(tmp_path, capsys):
+    good = write_notebook(tmp_path / "01_good.ipynb", "1 + 1")
+    output = tmp_path / "reports"
+    assert run_series.run_series([good], output, {}, cwd=tmp_path) == 0
+    report_before = (output / "01_good.html").read_bytes()
+    bad = write_notebook(tmp_path / "02_bad.ipynb", "x = 1", "raise ValueError('the label 7k3px is bad')")
+    never = write_notebook(tmp_path / "03_never.ipynb", "1")
+    assert run_series.run_series([bad, never], output, {}, cwd=tmp_path) == 1
+    message = capsys.readouterr().err
+    assert "FAILED: 02_bad" in message and "at In [2], cell 3 of the notebook" in message
+    assert "ValueError: the label 7k3px is bad" in message
+    assert (output / "01_good.html").read_bytes() == report_before
+    assert not (output / "02_bad.html").exists() and not (output / "03_never.ipynb").exists()
+    assert (output / "failed" / "02_bad.ipynb").is_file()
+    assert not [path for path in output.iterdir() if path.name.startswith(".running")]
