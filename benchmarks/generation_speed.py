@@ -8,28 +8,12 @@ times oh.load_dataset on it (best of three loads).
 """
 
 import argparse
-import os
 import platform
-import random
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from captcha.image import ImageCaptcha
-
 import ocr_helpers as oh
-
-
-def generate_in_one_loop(num_samples):
-    """The common single-process loop, as a baseline for speed."""
-    images, labels = [], []
-    for _ in range(num_samples):
-        label = "".join(random.choices(oh.CHARSET, k=oh.LABEL_LENGTH))
-        pixels = ImageCaptcha(width=oh.IMAGE_WIDTH, height=oh.IMAGE_HEIGHT).generate_image(label)
-        images.append(np.asarray(pixels.convert("L")) / 255.0)
-        labels.append(label)
-    return np.array(images), labels
 
 
 def timed(function, *arguments, **options):
@@ -46,7 +30,7 @@ def main():
     cores = oh.data.default_num_workers()
     print(f"machine: {platform.processor() or platform.machine()}, {cores} cores usable, Python {platform.python_version()}")
 
-    loop_seconds, _ = timed(generate_in_one_loop, count)
+    loop_seconds, _ = timed(oh.data.generate_in_one_loop, count)
     one_seconds, _ = timed(oh.generate_dataset, count, seed=0, num_workers=1, progress=False)
     pool_seconds, (images, labels) = timed(oh.generate_dataset, count, seed=0, progress=False)
     rows = [("single-process loop (baseline)", loop_seconds), ("oh.generate_dataset, 1 worker", one_seconds),

@@ -52,6 +52,9 @@ def test_size_charset_and_label_length_are_parameters():
     (dict(num_samples=-3), "num_samples must be a positive"),
     (dict(num_samples=4, charset=""), "character set is empty"),
     (dict(num_samples=4, label_length=0), "label_length must be at least 1"),
+    (dict(num_samples=2.5), "positive whole number"),
+    (dict(num_samples=4, charset="AAB"), "repeats"),
+    (dict(num_samples=4, height=4), "too small"),
 ])
 def test_generate_dataset_refuses_arguments_that_make_no_dataset(arguments, message):
     with pytest.raises(ValueError, match=message):
