@@ -14,7 +14,7 @@ from .labels import (BLANK_INDEX, CHARSET, LABEL_LENGTH, char_to_index, check_ch
 
 __version__ = "0.1.0"
 
-_LAZY_NAMES = {"plot_samples": "plots", "plot_encoded_labels": "plots"}
+_LAZY_NAMES = {"plot_samples": "plots"}
 
 
 def __getattr__(name):

@@ -61,3 +61,8 @@ def test_decode_labels_refuses_indices_outside_the_charset_and_unbatched_input()
         oh.decode_labels(np.array([[1, 37]]))
     with pytest.raises(ValueError, match=r"encoded\[None\]"):
         oh.decode_labels(np.array([1, 2, 3]))
+
+
+def test_every_public_name_of_the_package_resolves():
+    missing = [name for name in dir(oh) if not name.startswith("_") and not hasattr(oh, name)]
+    assert not missing
