@@ -69,7 +69,7 @@ def write_index(output, runs):
 
 
 def tidy_and_export(executed, name, folder):
-    """Keep only the last state of each progress bar, then write `name`.ipynb and `name`.html."""
+    """Keep only the last state of each progress bar, then write `name`.ipynb and `name`.html atomically."""
     notebook = nbformat.read(executed, as_version=4)
     notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
     write_text(folder / f"{name}.ipynb", nbformat.writes(notebook))
@@ -110,9 +110,7 @@ def run_series(notebooks, output, parameters, cwd):
                 explain_failure(name, error, failed)
                 return 1
             seconds = time.perf_counter() - start
-            tidy_and_export(executed, name, Path(scratch) / "done")
-            for suffix in (".ipynb", ".html"):
-                Path(scratch, "done", name + suffix).replace(output / (name + suffix))
+            tidy_and_export(executed, name, output)
         runs[name] = {"title": notebook_title(notebook), "seconds": seconds,
                       "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
         write_text(times_path, json.dumps(runs, indent=2))
