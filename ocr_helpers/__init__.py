@@ -1,6 +1,6 @@
 """Helpers for the CAPTCHA OCR course: each piece is taught in the notebook its module names.
 
-Modules that import matplotlib (and, later, Keras) load on first use, so that the worker
+Modules that import matplotlib or Keras load on first use, so that the worker
 processes of `generate_dataset` start in a fraction of a second.
 """
 
@@ -14,14 +14,24 @@ from .labels import (BLANK_INDEX, CHARSET, LABEL_LENGTH, char_to_index, check_ch
 
 __version__ = "0.1.0"
 
-_LAZY_NAMES = {"plot_samples": "plots"}
+_LAZY_NAMES = {
+    **dict.fromkeys(["plot_samples", "plot_architecture", "plot_columns", "plot_ctc_lattice"], "plots"),
+    **dict.fromkeys(["NUM_CLASSES", "build_model", "build_seed_model", "check_time_steps", "output_time_steps",
+                     "required_time_steps"], "model"),
+    **dict.fromkeys(["CTCLoss", "check_label_fits", "collapse_path", "compile_model", "ctc_forward", "ctc_loss",
+                     "ctc_loss_numpy", "ctc_occupancy", "extend_with_blanks", "greedy_decode", "log_softmax"], "ctc"),
+    **dict.fromkeys(["load_model", "save_model"], "saving"),
+    **dict.fromkeys(["compare_speeds", "inference_speed", "training_speed"], "speed"),
+}
 
 
 def __getattr__(name):
+    if name in set(_LAZY_NAMES.values()):
+        return importlib.import_module(f".{name}", __name__)
     if name in _LAZY_NAMES:
         return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY_NAMES))
+    return sorted(set(globals()) | set(_LAZY_NAMES) | set(_LAZY_NAMES.values()))

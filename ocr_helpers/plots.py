@@ -1,4 +1,6 @@
-"""Pictures the notebooks show (sample grids first, more as the series grows)."""
+"""Pictures the notebooks show: sample grids (01), time steps and the architecture (03), the CTC lattice (04)."""
+
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,5 +22,121 @@ def plot_samples(images, labels, num_rows=3, num_columns=4, title=None):
             axis.set_title(labels[index], fontfamily="monospace")
     if title:
         figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_columns(image, num_steps, time_axis="width", title=None):
+    """Draw an image with the num_steps bands a model reads as time steps, along its width or its height."""
+    if time_axis not in ("width", "height"):
+        raise ValueError(f"time_axis must be 'width' or 'height', not {time_axis!r}.")
+    height, width = image.shape[:2]
+    figure, axis = plt.subplots(figsize=(5, 2.2))
+    axis.imshow(image, cmap="gray", vmin=0, vmax=255)
+    size = (width if time_axis == "width" else height) / num_steps
+    for step in range(num_steps):
+        start = step * size
+        if time_axis == "width":
+            band = plt.Rectangle((start - 0.5, -0.5), size, height, alpha=0.25, color=f"C{step % 2}")
+            axis.text(start + size / 2, height + 1, str(step), ha="center", va="top", fontsize=6)
+        else:
+            band = plt.Rectangle((-0.5, start - 0.5), width, size, alpha=0.25, color=f"C{step % 2}")
+            axis.text(-2, start + size / 2, str(step), ha="right", va="center", fontsize=6)
+        axis.add_patch(band)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.set_title(title or f"{num_steps} time steps along the {time_axis}")
+    return figure
+
+
+def layer_groups(model):
+    """Group a model's layers into blocks by name prefix (block1_conv, block1_norm, ... form one block)."""
+    groups = []
+    for layer in model.layers[1:]:
+        key = re.match(r"^(block\d+|seed\d+|columns)", layer.name)
+        key = key.group(1) if key else layer.name
+        if groups and groups[-1][0] == key:
+            groups[-1][1].append(layer)
+        else:
+            groups.append((key, [layer]))
+    return groups
+
+
+def describe_layer(layer):
+    """Name a layer's type with the settings that matter for the shapes (kernel, stride, pool, units)."""
+    import keras  # here, so that notebook 01's sample grids do not load TensorFlow
+
+    kind = type(layer).__name__.replace("InputLayer", "Input")
+    if isinstance(layer, keras.layers.Conv2D):
+        strides = "" if layer.strides == (1, 1) else f", stride {layer.strides[0]}"
+        return f"{kind} {layer.kernel_size[0]}×{layer.kernel_size[1]}{strides}"
+    if isinstance(layer, keras.layers.MaxPooling2D):
+        return f"{kind} {layer.pool_size[0]}×{layer.pool_size[1]}"
+    if isinstance(layer, keras.layers.Bidirectional):
+        return f"{kind}({type(layer.forward_layer).__name__} {layer.forward_layer.units})"
+    if isinstance(layer, keras.layers.Dropout):
+        return f"{kind} {layer.rate}"
+    return kind
+
+
+_GROUP_COLOURS = {"Conv2D": "#9ecae1", "Permute": "#d9d9d9", "Reshape": "#d9d9d9", "Dense": "#a1d99b",
+                  "Dropout": "#a1d99b", "Bidirectional": "#fdae6b"}
+
+
+def plot_architecture(model, title=None):
+    """Draw a model as a column of blocks, each with its layers, output shape and parameter count."""
+    groups = [("input", [model.layers[0]])] + layer_groups(model)
+    figure, axis = plt.subplots(figsize=(7.5, 0.62 * len(groups) + 0.3))
+    for row, (name, group) in enumerate(groups):
+        y = len(groups) - 1 - row
+        kinds = " → ".join(describe_layer(layer) for layer in group)
+        shape = tuple(group[-1].output.shape[1:])
+        parameters = sum(layer.count_params() for layer in group)
+        colour = "#fc9272" if name == "logits" else _GROUP_COLOURS.get(type(group[0]).__name__, "#f0f0f0")
+        axis.add_patch(plt.Rectangle((0, y - 0.36), 1, 0.72, facecolor=colour, edgecolor="#555555"))
+        axis.text(0.02, y + 0.1, name, fontsize=9, fontweight="bold", va="center")
+        axis.text(0.02, y - 0.17, kinds, fontsize=7, va="center", color="#333333")
+        axis.text(0.98, y + 0.1, str(shape), fontsize=9, va="center", ha="right", fontfamily="monospace")
+        axis.text(0.98, y - 0.17, f"{parameters:,} parameters" if parameters else "", fontsize=7, va="center",
+                  ha="right", color="#333333")
+        if row:
+            axis.annotate("", xy=(0.5, y + 0.36), xytext=(0.5, y + 0.64), arrowprops=dict(arrowstyle="->"))
+    axis.set_xlim(-0.01, 1.01)
+    axis.set_ylim(-0.5, len(groups) - 0.5)
+    axis.axis("off")
+    axis.set_title(title or f"{model.name}: {model.count_params():,} parameters; shapes leave out the batch")
+    figure.tight_layout()
+    return figure
+
+
+def plot_ctc_lattice(occupancy, symbols, blank="-", title=None):
+    """Draw the CTC lattice: a node per (time step, extended-label symbol), shaded by how much probability passes."""
+    num_steps, num_states = occupancy.shape
+    figure, axis = plt.subplots(figsize=(1.0 + 0.75 * num_steps, 0.9 + 0.5 * num_states))
+    for step in range(num_steps - 1):
+        for state in range(num_states):
+            targets = [state, state + 1]
+            if state + 2 < num_states and symbols[state + 2] != blank and symbols[state + 2] != symbols[state]:
+                targets.append(state + 2)
+            for target in targets:
+                if target < num_states:
+                    weight = min(occupancy[step, state], occupancy[step + 1, target])
+                    axis.plot([step, step + 1], [state, target], color="#3182bd", alpha=0.1 + 0.9 * weight,
+                              linewidth=0.5 + 3 * weight, zorder=1)
+    steps, states = np.meshgrid(np.arange(num_steps), np.arange(num_states), indexing="ij")
+    possible = occupancy > 0
+    nodes = axis.scatter(steps[possible], states[possible], c=occupancy[possible], cmap="Blues", vmin=0, vmax=1,
+                         s=260, edgecolors="#555555", zorder=2)
+    axis.scatter(steps[~possible], states[~possible], marker="x", color="#bbbbbb", s=40, zorder=2,
+                 label="on no valid path")
+    if (~possible).any():
+        axis.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    axis.set_xticks(range(num_steps))
+    axis.set_xlabel("time step")
+    axis.set_yticks(range(num_states), [f"{symbol}  ({state})" for state, symbol in enumerate(symbols)])
+    axis.set_ylabel("state of the label with blanks")
+    axis.invert_yaxis()
+    figure.colorbar(nodes, ax=axis, label="share of the probability")
+    axis.set_title(title or "Valid paths through the CTC lattice")
     figure.tight_layout()
     return figure

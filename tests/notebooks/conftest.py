@@ -1,19 +1,3 @@
-"""Shared facts about the notebooks for the notebook tests."""
+"""Make the notebook_path fixture of nbpaths available to the notebook tests."""
 
-from pathlib import Path
-
-import nbformat
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-TEST_BUILD = ROOT / "build" / "test-notebooks"
-
-
-def read_notebook(path):
-    return nbformat.read(path, as_version=4)
-
-
-@pytest.fixture(params=NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def notebook_path(request):
-    return request.param
+from nbpaths import notebook_path  # noqa: F401

@@ -1,6 +1,6 @@
 """Committed notebooks are sources: no outputs, no execution counts, one parameters cell."""
 
-from conftest import NOTEBOOKS, read_notebook
+from nbpaths import NOTEBOOKS, read_notebook
 
 
 def test_the_series_is_numbered_without_gaps():

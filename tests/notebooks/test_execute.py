@@ -7,13 +7,16 @@ reproduce every output. The notebooks share one data folder, so notebook 02 load
 import papermill
 import pytest
 
-from conftest import NOTEBOOKS, TEST_BUILD
+from nbpaths import NOTEBOOKS, TEST_BUILD
 
 DATA_DIR = TEST_BUILD / "data"
 
 TEST_PARAMETERS = {
     "01_generate_data": dict(num_train_samples=96, num_validation_samples=24, benchmark_samples=16),
     "02_encode_labels": dict(num_train_samples=96),
+    "03_build_model": dict(num_validation_samples=24, batch_size=8, num_timing_batches=2, num_timing_rounds=1),
+    "04_ctc_loss": dict(num_train_samples=96, num_validation_samples=24, num_epochs=1, batch_size=16,
+                        artifacts_dir=str(TEST_BUILD / "artifacts")),
 }
 
 

@@ -1,0 +1,73 @@
+"""Compare training and inference speed of the course's model and the seed tutorial's model (fixed to read along the width).
+
+    .venv/bin/python benchmarks/model_speed.py                        # the two models at their defaults
+    .venv/bin/python benchmarks/model_speed.py --variant 24,48,96 ...  # also time build_model with other filters
+
+Both models get the same images, labels, batch size, optimizer and loss; they are timed in turn for several
+rounds and the median is printed, so a burst of load on the machine hits both.
+"""
+
+import argparse
+import os
+import platform
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+import ocr_helpers as oh  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=32, help="notebook 04's training batch size")
+    parser.add_argument("--num-batches", type=int, default=40, help="timed batches per round")
+    parser.add_argument("--num-rounds", type=int, default=3)
+    parser.add_argument("--variant", action="append", default=[],
+                        help="filters of another build_model to time, e.g. 24,48,96 (repeatable)")
+    parser.add_argument("--keras-ctc", action="store_true",
+                        help="also time build_model trained with keras.ops.ctc_loss instead of oh.ctc_loss")
+    parser.add_argument("--all-pooling", action="store_true", help="also time build_model with no strided block")
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "validation.npz")
+    return parser.parse_args()
+
+
+
+def keras_ctc_loss(labels, logits):
+    """The CTC loss through keras.ops.ctc_loss, to compare with oh.CTCLoss's fused kernel."""
+    labels = keras.ops.cast(labels, "int32")
+    lengths = keras.ops.sum(keras.ops.cast(keras.ops.not_equal(labels, 0), "int32"), axis=-1)
+    steps = keras.ops.full((keras.ops.shape(logits)[0],), keras.ops.shape(logits)[1], dtype="int32")
+    return keras.ops.ctc_loss(labels, logits, lengths, steps, mask_index=0)
+
+
+def main():
+    arguments = parse_arguments()
+    keras.utils.set_random_seed(0)
+    images, labels = oh.load_or_generate_dataset(arguments.data, 2_000, seed=43)
+    images, encoded = images / 255.0, oh.encode_labels(labels)
+    models = {"seed, read along the width": oh.compile_model(oh.build_seed_model()), "build_model()": oh.compile_model(oh.build_model())}
+    for variant in arguments.variant:
+        filters = tuple(int(value) for value in variant.split(","))
+        models[f"build_model(filters={filters})"] = oh.compile_model(oh.build_model(filters=filters))
+    if arguments.keras_ctc:
+        models["build_model(), keras.ops.ctc_loss"] = oh.build_model()
+        models["build_model(), keras.ops.ctc_loss"].compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras_ctc_loss)
+    if arguments.all_pooling:
+        models["build_model(strided_blocks=0)"] = oh.compile_model(oh.build_model(strided_blocks=0))
+    speeds = oh.compare_speeds(models, images, encoded, arguments.batch_size, arguments.num_batches,
+                               arguments.num_rounds)
+    print(f"{platform.machine()}, {os.cpu_count()} cores, batch {arguments.batch_size}, "
+          f"median of {arguments.num_rounds} rounds of {arguments.num_batches} batches")
+    print(f"{'model':40s} {'parameters':>10s} {'train img/s':>12s} {'infer img/s':>12s}")
+    seed_training = speeds["seed, read along the width"][0]
+    for name, (training, inference) in speeds.items():
+        print(f"{name:40s} {models[name].count_params():10,d} {training:12.0f} {inference:12.0f}"
+              f"   ({training / seed_training:.1f}x the seed in training)")
+
+
+if __name__ == "__main__":
+    main()

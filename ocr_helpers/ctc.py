@@ -1,0 +1,135 @@
+"""The CTC loss: a NumPy forward algorithm to learn from and the Keras loss that trains the model (notebook 04)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .labels import BLANK_INDEX, CHARSET, decode_labels, label_lengths
+
+
+def collapse_path(path, blank_index=BLANK_INDEX):
+    """Turn one path of class indices into the label it spells: merge repeats, then drop blanks."""
+    merged = [index for step, index in enumerate(path) if step == 0 or index != path[step - 1]]
+    return [index for index in merged if index != blank_index]
+
+
+def extend_with_blanks(label, blank_index=BLANK_INDEX):
+    """Return the label with a blank before, between and after its characters (length 2 * len(label) + 1)."""
+    extended = [blank_index]
+    for index in label:
+        extended += [int(index), blank_index]
+    return extended
+
+
+def log_softmax(logits):
+    """Return log-probabilities over the last axis, computed stably."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def ctc_forward(label, logits, blank_index=BLANK_INDEX):
+    """Return the forward table log alpha, shape (time_steps, 2 * len(label) + 1), for one label and its logits."""
+    log_probs = log_softmax(logits)
+    extended = extend_with_blanks(label, blank_index)
+    num_steps, num_states = len(log_probs), len(extended)
+    log_alpha = np.full((num_steps, num_states), -np.inf)
+    log_alpha[0, 0] = log_probs[0, extended[0]]
+    if num_states > 1:
+        log_alpha[0, 1] = log_probs[0, extended[1]]
+    for step in range(1, num_steps):
+        for state in range(num_states):
+            incoming = [log_alpha[step - 1, state]]
+            if state >= 1:
+                incoming.append(log_alpha[step - 1, state - 1])
+            if state >= 2 and extended[state] != blank_index and extended[state] != extended[state - 2]:
+                incoming.append(log_alpha[step - 1, state - 2])
+            log_alpha[step, state] = np.logaddexp.reduce(incoming) + log_probs[step, extended[state]]
+    return log_alpha
+
+
+def ctc_loss_numpy(label, logits, blank_index=BLANK_INDEX):
+    """Return the CTC loss (-log p(label | logits)) of one label by the forward algorithm."""
+    log_alpha = ctc_forward(label, logits, blank_index)
+    return float(-np.logaddexp(log_alpha[-1, -1], log_alpha[-1, -2] if log_alpha.shape[1] > 1 else -np.inf))
+
+
+def check_logit_lengths(logit_lengths, logits):
+    """Raise ValueError, when running eagerly, if a logit length exceeds the time steps the logits have."""
+    if tf.executing_eagerly() and tf.size(logit_lengths) > 0:
+        longest, steps = int(tf.reduce_max(logit_lengths)), int(logits.shape[1])
+        if longest > steps:
+            raise ValueError(f"logit_lengths go up to {longest} time steps but the logits have {steps}: take the "
+                             f"lengths from the model's output (logits.shape[1]), not from the image size.")
+
+
+def ctc_loss(labels, logits, label_lengths, logit_lengths):
+    """Return one CTC loss per sample, as keras.ops.ctc_loss(..., mask_index=0) does, with TensorFlow's fused kernel."""
+    labels = tf.convert_to_tensor(labels, dtype=tf.int32)
+    label_lengths = tf.cast(label_lengths, tf.int32)
+    logit_lengths = tf.cast(logit_lengths, tf.int32)
+    logits = tf.cast(logits, tf.float32)
+    check_logit_lengths(logit_lengths, logits)
+    positions = tf.range(tf.shape(labels)[1])[None, :]
+    empty = label_lengths == 0  # the fused kernel refuses empty labels: give them a stand-in, then swap the result
+    labels = tf.where(positions < label_lengths[:, None], labels, BLANK_INDEX)
+    labels = tf.where(empty[:, None] & (positions == 0), BLANK_INDEX + 1, labels)
+    loss = tf.nn.ctc_loss(tf.sparse.from_dense(labels), logits, label_length=None, logit_length=logit_lengths,
+                          logits_time_major=False, blank_index=BLANK_INDEX)
+    steps = tf.range(tf.shape(logits)[1])[None, :] < logit_lengths[:, None]
+    blank_log_probs = tf.nn.log_softmax(logits)[:, :, BLANK_INDEX]
+    blanks_only = -tf.reduce_sum(tf.where(steps, blank_log_probs, 0.0), axis=1)
+    return tf.where(empty, blanks_only, loss)
+
+
+@keras.saving.register_keras_serializable(package="ocr_helpers")
+class CTCLoss(keras.losses.Loss):
+    """CTC as a Keras loss: y_true is labels padded with 0, y_pred the model's logits over every time step."""
+
+    def __init__(self, name="ctc_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_true = keras.ops.cast(y_true, "int32")
+        lengths = keras.ops.sum(keras.ops.cast(keras.ops.not_equal(y_true, BLANK_INDEX), "int32"), axis=-1)
+        batch_size, num_steps = keras.ops.shape(y_pred)[0], keras.ops.shape(y_pred)[1]
+        logit_lengths = keras.ops.full((batch_size,), num_steps, dtype="int32")
+        return ctc_loss(y_true, y_pred, lengths, logit_lengths)
+
+
+def check_label_fits(encoded_labels, num_steps):
+    """Raise ValueError if a label needs more time steps than the model emits."""
+    encoded_labels = np.asarray(encoded_labels)
+    lengths = label_lengths(encoded_labels)
+    repeats = np.sum((encoded_labels[:, 1:] == encoded_labels[:, :-1]) & (encoded_labels[:, 1:] != BLANK_INDEX), axis=1)
+    needed = lengths + repeats
+    worst = int(np.argmax(needed))
+    if needed[worst] > num_steps:
+        raise ValueError(
+            f"Label number {worst} needs {int(needed[worst])} time steps ({int(lengths[worst])} characters and "
+            f"{int(repeats[worst])} repeats) but the model emits {num_steps}: build it for wider images or "
+            f"with less pooling along the width."
+        )
+
+
+def ctc_occupancy(label, logits, blank_index=BLANK_INDEX):
+    """Return, for each time step and state of the extended label, the probability that a valid path passes there."""
+    log_alpha = ctc_forward(label, logits, blank_index)
+    log_beta = ctc_forward(label[::-1], np.asarray(logits)[::-1], blank_index)[::-1, ::-1]
+    log_probs = log_softmax(logits)[:, extend_with_blanks(label, blank_index)]
+    log_total = -ctc_loss_numpy(label, logits, blank_index)
+    return np.exp(log_alpha + log_beta - log_probs - log_total)
+
+
+def compile_model(model, learning_rate=1e-3):
+    """Compile `model` for training with Adam and the CTC loss; labels are encoded and padded with 0."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=CTCLoss())
+    return model
+
+
+def greedy_decode(logits, charset=CHARSET):
+    """Read the best class at every time step, collapse repeats, drop blanks, and return the strings."""
+    logits = keras.ops.convert_to_tensor(logits)
+    lengths = keras.ops.full((keras.ops.shape(logits)[0],), keras.ops.shape(logits)[1], dtype="int32")
+    decoded, _ = keras.ops.ctc_decode(logits, lengths, strategy="greedy", mask_index=BLANK_INDEX)
+    return decode_labels(np.maximum(keras.ops.convert_to_numpy(decoded[0]), BLANK_INDEX), charset)

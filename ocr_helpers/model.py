@@ -1,0 +1,103 @@
+"""Build the CRNN that reads a CAPTCHA column by column, and the seed tutorial's model (taught in notebook 03)."""
+
+import keras
+from keras import layers
+
+from .data import IMAGE_HEIGHT, IMAGE_WIDTH
+from .labels import LABEL_LENGTH, num_classes as count_classes
+
+NUM_CLASSES = count_classes()
+FILTERS = (16, 32, 64)
+DENSE_UNITS = 128
+RNN_UNITS = 64
+DROPOUT = 0.25
+POOL_SIZES = ((2, 2), (2, 2), (2, 2))
+STRIDED_BLOCKS = 2
+
+
+def required_time_steps(label_length):
+    """Return the time steps CTC needs for any label of this length: one per character plus a blank between repeats."""
+    return 2 * label_length - 1
+
+
+def output_time_steps(width, pool_sizes=POOL_SIZES, strided_blocks=STRIDED_BLOCKS):
+    """Return how many time steps build_model emits for an image this wide: strided blocks round up, pools down."""
+    for block, (_, pool_width) in enumerate(pool_sizes):
+        width = -(-width // pool_width) if block < strided_blocks else width // pool_width
+    return width
+
+
+def check_time_steps(width, label_length, pool_sizes=POOL_SIZES, strided_blocks=STRIDED_BLOCKS):
+    """Raise ValueError unless an image this wide gives enough time steps for labels of this length."""
+    emitted = output_time_steps(width, pool_sizes, strided_blocks)
+    needed = required_time_steps(label_length)
+    if emitted < needed:
+        shrink = 1
+        for _, pool_width in pool_sizes:
+            shrink *= pool_width
+        raise ValueError(
+            f"An image {width} pixels wide gives {emitted} time steps, but labels of {label_length} characters "
+            f"need {needed} (one per character and a blank between repeated ones): make the images at least "
+            f"{needed * shrink} pixels wide, or pool less along the width."
+        )
+    return emitted
+
+
+def conv_block(x, filters, pool_size, name, strided=False, batch_norm=True):
+    """Apply a 3x3 convolution, batch normalization and ReLU, shrinking by pool_size with a stride or a max pool."""
+    strides = pool_size if strided else 1
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=not batch_norm, name=f"{name}_conv")(x)
+    if batch_norm:
+        x = layers.BatchNormalization(name=f"{name}_norm")(x)
+    x = layers.ReLU(name=f"{name}_relu")(x)
+    if strided:
+        return x
+    return layers.MaxPooling2D(pool_size, name=f"{name}_pool")(x)
+
+
+def image_to_columns(x, name="columns"):
+    """Turn feature maps (batch, height, width, channels) into a sequence (batch, width, height * channels)."""
+    _, height, width, channels = x.shape
+    x = layers.Permute((2, 1, 3), name=f"{name}_width_first")(x)
+    return layers.Reshape((width, height * channels), name=name)(x)
+
+
+def build_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_classes=NUM_CLASSES, label_length=LABEL_LENGTH,
+                filters=FILTERS, dense_units=DENSE_UNITS, rnn_units=RNN_UNITS, dropout=DROPOUT,
+                pool_sizes=POOL_SIZES, strided_blocks=STRIDED_BLOCKS, batch_norm=True, name="captcha_ocr"):
+    """Build the CRNN: images (batch, height, width) scaled to 0..1 in, logits (batch, time_steps, classes) out."""
+    if len(filters) != len(pool_sizes):
+        raise ValueError(f"Give one pool size per convolution block: {len(filters)} filters, "
+                         f"{len(pool_sizes)} pool sizes.")
+    check_time_steps(width, label_length, pool_sizes, strided_blocks)
+    images = keras.Input((height, width), name="images")
+    x = layers.Reshape((height, width, 1), name="add_channel")(images)
+    for block, (block_filters, pool_size) in enumerate(zip(filters, pool_sizes), start=1):
+        x = conv_block(x, block_filters, pool_size, name=f"block{block}", strided=block <= strided_blocks,
+                       batch_norm=batch_norm)
+    x = image_to_columns(x)
+    x = layers.Dense(dense_units, activation="relu", name="column_features")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True), name="read_columns")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(images, logits, name=name)
+
+
+def build_seed_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_classes=NUM_CLASSES, time_axis="width"):
+    """Build the seed tutorial's CNN + two BiLSTMs, reading along `time_axis` and returning logits."""
+    if time_axis not in ("width", "height"):
+        raise ValueError(f"time_axis must be 'width' or 'height', not {time_axis!r}.")
+    images = keras.Input((height, width), name="images")
+    x = layers.Reshape((height, width, 1), name="add_channel")(images)
+    for block, block_filters in enumerate((32, 64, 128), start=1):
+        x = layers.Conv2D(block_filters, 3, padding="same", activation="relu", name=f"seed{block}_conv")(x)
+        x = layers.MaxPooling2D(2, name=f"seed{block}_pool")(x)
+    if time_axis == "width":
+        x = image_to_columns(x)
+    else:
+        _, rows, columns, channels = x.shape
+        x = layers.Reshape((rows, columns * channels), name="rows")(x)
+    x = layers.Bidirectional(layers.LSTM(128, return_sequences=True), name="seed_lstm1")(x)
+    x = layers.Bidirectional(layers.LSTM(64, return_sequences=True), name="seed_lstm2")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(images, logits, name=f"seed_model_{time_axis}")

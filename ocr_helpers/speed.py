@@ -1,0 +1,58 @@
+"""Measure how many images a second a model trains on and reads (used in notebook 03 and the benchmarks)."""
+
+import time
+
+import numpy as np
+
+
+def check_batches(images, batch_size, num_batches):
+    """Raise ValueError unless `images` holds at least one batch of batch_size and num_batches is positive."""
+    if batch_size < 1 or num_batches < 1:
+        raise ValueError(f"batch_size and num_batches must be at least 1, got {batch_size} and {num_batches}.")
+    if len(images) < batch_size:
+        raise ValueError(f"A batch of {batch_size} needs {batch_size} images, got {len(images)}: "
+                         f"pass more images or a smaller batch_size.")
+
+
+def time_batches(run_batch, images, labels, batch_size, num_batches, warmup_batches):
+    """Call run_batch on warm-up batches, then return the images per second over num_batches timed ones."""
+    distinct_batches = len(images) // batch_size
+
+    def batch(index):
+        start = (index % distinct_batches) * batch_size
+        return images[start:start + batch_size], None if labels is None else labels[start:start + batch_size]
+
+    for index in range(warmup_batches):
+        run_batch(*batch(index))
+    start = time.perf_counter()
+    for index in range(num_batches):
+        run_batch(*batch(index))
+    return batch_size * num_batches / (time.perf_counter() - start)
+
+
+def training_speed(model, images, labels, batch_size=64, num_batches=10, warmup_batches=3):
+    """Return training images per second of a compiled model on (images, encoded labels), after a warm-up."""
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("Compile the model first (model.compile(optimizer=..., loss=oh.CTCLoss())).")
+    check_batches(images, batch_size, num_batches)
+    images = np.asarray(images, dtype=np.float32)
+    return time_batches(lambda x, y: model.train_on_batch(x, y), images, labels, batch_size, num_batches,
+                        warmup_batches)
+
+
+def inference_speed(model, images, batch_size=64, num_batches=10, warmup_batches=3):
+    """Return inference images per second of a model on batches of images, after a warm-up."""
+    check_batches(images, batch_size, num_batches)
+    images = np.asarray(images, dtype=np.float32)
+    return time_batches(lambda x, _: model.predict_on_batch(x), images, None, batch_size, num_batches,
+                        warmup_batches)
+
+
+def compare_speeds(models, images, labels, batch_size=64, num_batches=10, num_rounds=3):
+    """Time each compiled model in turn for num_rounds rounds; return {name: (training, inference) images/s medians}."""
+    timings = {name: ([], []) for name in models}
+    for _ in range(num_rounds):
+        for name, model in models.items():
+            timings[name][0].append(training_speed(model, images, labels, batch_size, num_batches))
+            timings[name][1].append(inference_speed(model, images, batch_size, num_batches))
+    return {name: (float(np.median(train)), float(np.median(infer))) for name, (train, infer) in timings.items()}
