@@ -1,4 +1,4 @@
-"""Compare training and inference speed of the course's model and the seed tutorial's model (fixed to read along the width).
+"""Compare the training and inference speed of the course's model and the seed tutorial's (read along the width).
 
     .venv/bin/python benchmarks/model_speed.py                        # the two models at their defaults
     .venv/bin/python benchmarks/model_speed.py --variant 24,48,96 ...  # also time build_model with other filters
@@ -49,7 +49,8 @@ def main():
     keras.utils.set_random_seed(0)
     images, labels = oh.load_or_generate_dataset(arguments.data, 2_000, seed=43)
     images, encoded = images / 255.0, oh.encode_labels(labels)
-    models = {"seed, read along the width": oh.compile_model(oh.build_seed_model()), "build_model()": oh.compile_model(oh.build_model())}
+    models = {"seed, read along the width": oh.compile_model(oh.build_seed_model()),
+              "build_model()": oh.compile_model(oh.build_model())}
     for variant in arguments.variant:
         filters = tuple(int(value) for value in variant.split(","))
         models[f"build_model(filters={filters})"] = oh.compile_model(oh.build_model(filters=filters))

@@ -64,8 +64,11 @@ def main():
     print(f"{platform.machine()}, {os.cpu_count()} cores; {len(images):,} training images, "
           f"batch {arguments.batch_size}, Adam {arguments.learning_rate}, {arguments.num_epochs} epochs", flush=True)
     filters = tuple(int(value) for value in arguments.filters.split(",")) if arguments.filters else oh.model.FILTERS
-    builders = {"build_model": lambda: oh.build_model(filters=filters, batch_norm=not arguments.no_batch_norm), "seed_width": oh.build_seed_model}
-    names = {"build_model": f"build_model(filters={filters}, batch_norm={not arguments.no_batch_norm})", "seed_width": "seed model, read along the width"}
+    batch_norm = not arguments.no_batch_norm
+    builders = {"build_model": lambda: oh.build_model(filters=filters, batch_norm=batch_norm),
+                "seed_width": oh.build_seed_model}
+    names = {"build_model": f"build_model(filters={filters}, batch_norm={batch_norm})",
+             "seed_width": "seed model, read along the width"}
     for key in arguments.models:
         train_and_report(names[key], builders[key], arguments, train, validation)
 

@@ -48,10 +48,14 @@ def ctc_forward(label, logits, blank_index=BLANK_INDEX):
     return log_alpha
 
 
+def label_log_probability(log_alpha):
+    """Return log p(label) from a forward table: paths end in the last character or the last blank."""
+    return float(np.logaddexp.reduce(log_alpha[-1, -2:]))
+
+
 def ctc_loss_numpy(label, logits, blank_index=BLANK_INDEX):
     """Return the CTC loss (-log p(label | logits)) of one label by the forward algorithm."""
-    log_alpha = ctc_forward(label, logits, blank_index)
-    return float(-np.logaddexp(log_alpha[-1, -1], log_alpha[-1, -2] if log_alpha.shape[1] > 1 else -np.inf))
+    return -label_log_probability(ctc_forward(label, logits, blank_index))
 
 
 def check_logit_lengths(logit_lengths, logits):
@@ -101,7 +105,8 @@ def check_label_fits(encoded_labels, num_steps):
     """Raise ValueError if a label needs more time steps than the model emits."""
     encoded_labels = np.asarray(encoded_labels)
     lengths = label_lengths(encoded_labels)
-    repeats = np.sum((encoded_labels[:, 1:] == encoded_labels[:, :-1]) & (encoded_labels[:, 1:] != BLANK_INDEX), axis=1)
+    same_as_previous = encoded_labels[:, 1:] == encoded_labels[:, :-1]
+    repeats = np.sum(same_as_previous & (encoded_labels[:, 1:] != BLANK_INDEX), axis=1)
     needed = lengths + repeats
     worst = int(np.argmax(needed))
     if needed[worst] > num_steps:
@@ -117,8 +122,7 @@ def ctc_occupancy(label, logits, blank_index=BLANK_INDEX):
     log_alpha = ctc_forward(label, logits, blank_index)
     log_beta = ctc_forward(label[::-1], np.asarray(logits)[::-1], blank_index)[::-1, ::-1]
     log_probs = log_softmax(logits)[:, extend_with_blanks(label, blank_index)]
-    log_total = -ctc_loss_numpy(label, logits, blank_index)
-    return np.exp(log_alpha + log_beta - log_probs - log_total)
+    return np.exp(log_alpha + log_beta - log_probs - label_log_probability(log_alpha))
 
 
 def compile_model(model, learning_rate=1e-3):
