@@ -119,7 +119,7 @@ def plot_ctc_lattice(occupancy, symbols, blank="-", title=None):
             if state + 2 < num_states and symbols[state + 2] != blank and symbols[state + 2] != symbols[state]:
                 targets.append(state + 2)
             for target in targets:
-                if target < num_states:
+                if target < num_states and occupancy[step, state] > 0 and occupancy[step + 1, target] > 0:
                     weight = min(occupancy[step, state], occupancy[step + 1, target])
                     axis.plot([step, step + 1], [state, target], color="#3182bd", alpha=0.1 + 0.9 * weight,
                               linewidth=0.5 + 3 * weight, zorder=1)
@@ -130,7 +130,7 @@ def plot_ctc_lattice(occupancy, symbols, blank="-", title=None):
     axis.scatter(steps[~possible], states[~possible], marker="x", color="#bbbbbb", s=40, zorder=2,
                  label="on no valid path")
     if (~possible).any():
-        axis.legend(loc="lower left", fontsize=8, framealpha=0.9)
+        axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8, frameon=False)
     axis.set_xticks(range(num_steps))
     axis.set_xlabel("time step")
     axis.set_yticks(range(num_states), [f"{symbol}  ({state})" for state, symbol in enumerate(symbols)])
