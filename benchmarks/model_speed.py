@@ -38,10 +38,8 @@ def parse_arguments():
 
 def keras_ctc_loss(labels, logits):
     """The CTC loss through keras.ops.ctc_loss, to compare with oh.CTCLoss's fused kernel."""
-    labels = keras.ops.cast(labels, "int32")
-    lengths = keras.ops.sum(keras.ops.cast(keras.ops.not_equal(labels, 0), "int32"), axis=-1)
-    steps = keras.ops.full((keras.ops.shape(logits)[0],), keras.ops.shape(logits)[1], dtype="int32")
-    return keras.ops.ctc_loss(labels, logits, lengths, steps, mask_index=0)
+    return keras.ops.ctc_loss(keras.ops.cast(labels, "int32"), logits, *oh.ctc.lengths_of(labels, logits),
+                              mask_index=oh.BLANK_INDEX)
 
 
 def main():

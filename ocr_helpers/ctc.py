@@ -86,6 +86,13 @@ def ctc_loss(labels, logits, label_lengths, logit_lengths):
     return tf.where(empty, blanks_only, loss)
 
 
+def lengths_of(labels, logits):
+    """Return label lengths counted from the padding (0) and logit lengths equal to the logits' time steps."""
+    label_lengths = keras.ops.sum(keras.ops.cast(keras.ops.not_equal(labels, BLANK_INDEX), "int32"), axis=-1)
+    logit_lengths = keras.ops.full((keras.ops.shape(logits)[0],), keras.ops.shape(logits)[1], dtype="int32")
+    return label_lengths, logit_lengths
+
+
 @keras.saving.register_keras_serializable(package="ocr_helpers")
 class CTCLoss(keras.losses.Loss):
     """CTC as a Keras loss: y_true is labels padded with 0, y_pred the model's logits over every time step."""
@@ -94,11 +101,7 @@ class CTCLoss(keras.losses.Loss):
         super().__init__(name=name, **kwargs)
 
     def call(self, y_true, y_pred):
-        y_true = keras.ops.cast(y_true, "int32")
-        lengths = keras.ops.sum(keras.ops.cast(keras.ops.not_equal(y_true, BLANK_INDEX), "int32"), axis=-1)
-        batch_size, num_steps = keras.ops.shape(y_pred)[0], keras.ops.shape(y_pred)[1]
-        logit_lengths = keras.ops.full((batch_size,), num_steps, dtype="int32")
-        return ctc_loss(y_true, y_pred, lengths, logit_lengths)
+        return ctc_loss(keras.ops.cast(y_true, "int32"), y_pred, *lengths_of(y_true, y_pred))
 
 
 def check_label_fits(encoded_labels, num_steps):
