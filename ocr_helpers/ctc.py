@@ -86,11 +86,15 @@ def ctc_loss(labels, logits, label_lengths, logit_lengths):
     return tf.where(empty, blanks_only, loss)
 
 
+def time_steps_of(logits):
+    """Return one length per sample, each the number of time steps the logits have."""
+    return keras.ops.full((keras.ops.shape(logits)[0],), keras.ops.shape(logits)[1], dtype="int32")
+
+
 def lengths_of(labels, logits):
     """Return label lengths counted from the padding (0) and logit lengths equal to the logits' time steps."""
     label_lengths = keras.ops.sum(keras.ops.cast(keras.ops.not_equal(labels, BLANK_INDEX), "int32"), axis=-1)
-    logit_lengths = keras.ops.full((keras.ops.shape(logits)[0],), keras.ops.shape(logits)[1], dtype="int32")
-    return label_lengths, logit_lengths
+    return label_lengths, time_steps_of(logits)
 
 
 @keras.saving.register_keras_serializable(package="ocr_helpers")
@@ -137,6 +141,5 @@ def compile_model(model, learning_rate=1e-3):
 def greedy_decode(logits, charset=CHARSET):
     """Read the best class at every time step, collapse repeats, drop blanks, and return the strings."""
     logits = keras.ops.convert_to_tensor(logits)
-    lengths = keras.ops.full((keras.ops.shape(logits)[0],), keras.ops.shape(logits)[1], dtype="int32")
-    decoded, _ = keras.ops.ctc_decode(logits, lengths, strategy="greedy", mask_index=BLANK_INDEX)
+    decoded, _ = keras.ops.ctc_decode(logits, time_steps_of(logits), strategy="greedy", mask_index=BLANK_INDEX)
     return decode_labels(np.maximum(keras.ops.convert_to_numpy(decoded[0]), BLANK_INDEX), charset)

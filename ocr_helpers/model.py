@@ -1,5 +1,7 @@
 """Build the CRNN that reads a CAPTCHA column by column, and the seed tutorial's model (taught in notebook 03)."""
 
+import math
+
 import keras
 from keras import layers
 
@@ -32,9 +34,7 @@ def check_time_steps(width, label_length, pool_sizes=POOL_SIZES, strided_blocks=
     emitted = output_time_steps(width, pool_sizes, strided_blocks)
     needed = required_time_steps(label_length)
     if emitted < needed:
-        shrink = 1
-        for _, pool_width in pool_sizes:
-            shrink *= pool_width
+        shrink = math.prod(pool_width for _, pool_width in pool_sizes)
         raise ValueError(
             f"An image {width} pixels wide gives {emitted} time steps, but labels of {label_length} characters "
             f"need {needed} (one per character and a blank between repeated ones): make the images at least "

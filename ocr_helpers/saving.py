@@ -37,6 +37,12 @@ def save_model(model, path):
     return path
 
 
+def corrupt_model_error(path, detail):
+    """Return the ValueError for a model file that cannot be read back, saying to delete it and save it again."""
+    return ValueError(f"The model file {path} is truncated or corrupt ({detail}): "
+                      f"delete it and save or train the model again.")
+
+
 def check_archive(path):
     """Raise ValueError if the .keras file is not a complete zip archive whose checksums all match."""
     try:
@@ -45,8 +51,7 @@ def check_archive(path):
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         damaged = f"{type(error).__name__}: {error}"
     if damaged is not None:
-        raise ValueError(f"The model file {path} is truncated or corrupt (bad entry: {damaged}): "
-                         f"delete it and save or train the model again.")
+        raise corrupt_model_error(path, f"bad entry: {damaged}")
 
 
 def load_model(path, compile=True):
@@ -59,5 +64,4 @@ def load_model(path, compile=True):
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except (zipfile.BadZipFile, EOFError, KeyError, OSError) as error:
-        raise ValueError(f"The model file {path} is truncated or corrupt ({type(error).__name__}: {error}): "
-                         f"delete it and save or train the model again.") from error
+        raise corrupt_model_error(path, f"{type(error).__name__}: {error}") from error
