@@ -15,13 +15,21 @@ from .labels import (BLANK_INDEX, CHARSET, LABEL_LENGTH, char_to_index, check_ch
 __version__ = "0.1.0"
 
 _LAZY_NAMES = {
-    **dict.fromkeys(["plot_samples", "plot_architecture", "plot_columns", "plot_ctc_lattice"], "plots"),
+    **dict.fromkeys(["plot_samples", "plot_architecture", "plot_columns", "plot_ctc_lattice", "plot_history",
+                     "plot_predictions", "plot_confusions", "plot_step_probabilities"], "plots"),
     **dict.fromkeys(["NUM_CLASSES", "build_model", "build_seed_model", "check_time_steps", "output_time_steps",
                      "required_time_steps"], "model"),
     **dict.fromkeys(["CTCLoss", "check_label_fits", "collapse_path", "compile_model", "ctc_forward", "ctc_loss",
-                     "ctc_loss_numpy", "ctc_occupancy", "extend_with_blanks", "greedy_decode", "log_softmax"], "ctc"),
+                     "ctc_loss_numpy", "ctc_occupancy", "extend_with_blanks", "greedy_decode", "log_softmax",
+                     "beam_search_decode", "decode_text"], "ctc"),
+    **dict.fromkeys(["array_dataset", "check_images", "scale_images", "stream_batches", "stream_dataset"], "pipeline"),
+    **dict.fromkeys(["align", "character_error_rate", "confusions", "edit_distance", "predict_logits",
+                     "predict_text", "sequence_accuracy"], "reading"),
+    **dict.fromkeys(["BestCheckpoint", "ReadingAccuracy", "StopOnNaN", "TrainingProgress", "compile_for_training",
+                     "train", "warmup_cosine_schedule"], "training"),
     **dict.fromkeys(["load_model", "save_model"], "saving"),
-    **dict.fromkeys(["compare_speeds", "inference_speed", "training_speed"], "speed"),
+    **dict.fromkeys(["batch_rate", "compare_speeds", "fit_rate", "inference_speed", "training_speed"],
+                    "speed"),
 }
 
 

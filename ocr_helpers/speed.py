@@ -1,7 +1,8 @@
-"""Measure how many images a second a model trains on and reads (used in notebook 03 and the benchmarks)."""
+"""Measure how fast a model trains and reads, and how fast a pipeline delivers batches (notebooks 03 and 05)."""
 
 import time
 
+import keras
 import numpy as np
 
 
@@ -56,3 +57,25 @@ def compare_speeds(models, images, labels, batch_size=64, num_batches=10, num_ro
             timings[name][0].append(training_speed(model, images, labels, batch_size, num_batches))
             timings[name][1].append(inference_speed(model, images, batch_size, num_batches))
     return {name: (float(np.median(train)), float(np.median(infer))) for name, (train, infer) in timings.items()}
+
+
+def batch_rate(batches, num_batches=10, warmup_batches=1):
+    """Return how many batches a second the iterator `batches` delivers, after a warm-up."""
+    batches = iter(batches)
+    for _ in range(warmup_batches):
+        next(batches)
+    start = time.perf_counter()
+    for _ in range(num_batches):
+        next(batches)
+    return num_batches / (time.perf_counter() - start)
+
+
+def fit_rate(model, data, num_batches=20, warmup_batches=5):
+    """Return training steps a second of model.fit on `data`, timed in one call after `warmup_batches`."""
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("Compile the model first (model.compile(optimizer=..., loss=oh.CTCLoss())).")
+    times = []
+    clock = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: times.append(time.perf_counter()))
+    model.fit(data, epochs=1, steps_per_epoch=warmup_batches + num_batches, callbacks=[clock], shuffle=False,
+              verbose=0)
+    return num_batches / (times[-1] - times[warmup_batches - 1])

@@ -1,4 +1,5 @@
 import os
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -74,6 +75,21 @@ def test_speed_helpers_measure_and_check_their_input(model):
         oh.inference_speed(model, images, batch_size=16)
     speeds = oh.compare_speeds({"m": oh.compile_model(oh.build_model())}, images, labels, 4, 2, 1)
     assert set(speeds) == {"m"} and all(value > 0 for value in speeds["m"])
+
+
+def test_pipeline_rates_count_batches_and_training_steps(model):
+    def one_batch_every_20_ms():
+        while True:
+            time.sleep(0.02)
+            yield None
+
+    assert 20 < oh.batch_rate(one_batch_every_20_ms(), num_batches=5) <= 50
+    with pytest.raises(StopIteration):
+        oh.batch_rate(iter([1, 2]), num_batches=5)
+    data = oh.array_dataset(np.zeros((16, 60, 160), np.uint8), ["AB12C"] * 16, batch_size=4).repeat()
+    assert oh.fit_rate(oh.compile_model(oh.build_model()), data, num_batches=3, warmup_batches=2) > 0
+    with pytest.raises(ValueError, match="Compile the model first"):
+        oh.fit_rate(oh.build_model(), data)
 
 
 def test_batch_norm_can_be_left_out_for_the_plateau_experiment():

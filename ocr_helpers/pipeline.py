@@ -1,0 +1,101 @@
+"""Feed the model batches: from a saved dataset, or drawn fresh while it trains (taught in notebook 05)."""
+
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+from .data import IMAGE_HEIGHT, IMAGE_WIDTH, default_num_workers, draw_chunk, worker_pool
+from .labels import CHARSET, LABEL_LENGTH, check_charset, encode_labels
+
+
+def check_images(images, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
+    """Return `images` as an array after checking they are uint8 with shape (N, height, width); None allows any size."""
+    images = np.asarray(images)
+    size_matches = images.ndim == 3 and height in (None, images.shape[1]) and width in (None, images.shape[2])
+    if images.dtype != np.uint8 or not size_matches:
+        raise ValueError(
+            f"Expected uint8 images of shape (N, {height or 'height'}, {width or 'width'}), as oh.generate_dataset makes them, "
+            f"got {images.dtype} of shape {images.shape}: for one image pass image[None], and convert "
+            f"a PIL image with np.asarray(image.convert('L'))."
+        )
+    if len(images) == 0:
+        raise ValueError("There are no images: give at least one.")
+    return images
+
+
+def scale_images(images):
+    """Turn uint8 pixels 0..255 into the float32 values 0..1 the model reads."""
+    return np.asarray(images, dtype=np.float32) / np.float32(255)
+
+
+def scale_batch(images, labels):
+    """Turn a batch of uint8 images into the float32 values 0..1 the model reads, inside a tf.data pipeline."""
+    return tf.cast(images, tf.float32) / 255, labels
+
+
+def check_batch_size(batch_size):
+    """Raise ValueError unless batch_size is a positive whole number."""
+    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}.")
+
+
+def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, charset=CHARSET, label_length=LABEL_LENGTH):
+    """Return a tf.data.Dataset of a saved dataset's batches, scaled to 0..1 and reshuffled every epoch."""
+    images = check_images(images, height=None, width=None)
+    check_batch_size(batch_size)
+    encoded = encode_labels(labels, charset, label_length)
+    if len(encoded) != len(images):
+        raise ValueError(f"There are {len(images)} images but {len(encoded)} labels: give one label per image.")
+    dataset = tf.data.Dataset.from_tensor_slices((images, encoded))
+    if shuffle:
+        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).map(scale_batch).prefetch(2)
+
+
+def stream_batches(batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,
+                   height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None):
+    """Yield batches (uint8 images, encoded labels) of new CAPTCHAs forever, drawn in parallel: batch k holds
+    images k * batch_size onwards of dataset `seed`, so the stream is the same on every run and never repeats."""
+    charset = check_charset(charset)
+    check_batch_size(batch_size)
+    num_workers = num_workers or default_num_workers()
+    prefetch = prefetch or 4 * num_workers
+    with worker_pool(num_workers) as pool:
+        pending = collections.deque()
+        next_batch = first_batch
+        try:
+            while True:
+                while len(pending) < prefetch:
+                    start = next_batch * batch_size
+                    pending.append(pool.submit(draw_chunk, seed, start, start + batch_size, charset, label_length,
+                                               height, width))
+                    next_batch += 1
+                _, images, labels = pending.popleft().result()
+                yield images, encode_labels(labels, charset, label_length)
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def stream_dataset(batch_size=32, seed=0, repeats=1, shuffle_buffer=10_000, charset=CHARSET,
+                   label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None):
+    """Wrap `stream_batches` in a tf.data.Dataset, for model.fit(dataset, steps_per_epoch=..., epochs=...).
+
+    With `repeats` above 1, each drawn image is used that many times, at random places in a window of
+    `shuffle_buffer` images: drawing an image costs more than a training step on it, so this trains on more
+    batches a second while still never running out of new images.
+    """
+    if not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"repeats must be a whole number of at least 1, got {repeats!r}.")
+    signature = (tf.TensorSpec((None, height, width), tf.uint8), tf.TensorSpec((None, label_length), tf.int32))
+    dataset = tf.data.Dataset.from_generator(
+        lambda: stream_batches(batch_size, seed, 0, charset, label_length, height, width, num_workers),
+        output_signature=signature,
+    )
+    if repeats > 1:
+        dataset = (dataset.unbatch()
+                   .flat_map(lambda image, label: tf.data.Dataset.from_tensors((image, label)).repeat(repeats))
+                   .shuffle(shuffle_buffer, seed=seed)
+                   .batch(batch_size))
+    return dataset.map(scale_batch).prefetch(2)
