@@ -138,8 +138,18 @@ def compile_model(model, learning_rate=1e-3):
     return model
 
 
+def decode_text(logits, charset=CHARSET, **options):
+    """Decode logits with keras.ops.ctc_decode(**options) and return the best reading of each sample as a string."""
+    logits = keras.ops.convert_to_tensor(logits)
+    decoded, _ = keras.ops.ctc_decode(logits, time_steps_of(logits), mask_index=BLANK_INDEX, **options)
+    return decode_labels(np.maximum(keras.ops.convert_to_numpy(decoded[0]), BLANK_INDEX), charset)
+
+
 def greedy_decode(logits, charset=CHARSET):
     """Read the best class at every time step, collapse repeats, drop blanks, and return the strings."""
-    logits = keras.ops.convert_to_tensor(logits)
-    decoded, _ = keras.ops.ctc_decode(logits, time_steps_of(logits), strategy="greedy", mask_index=BLANK_INDEX)
-    return decode_labels(np.maximum(keras.ops.convert_to_numpy(decoded[0]), BLANK_INDEX), charset)
+    return decode_text(logits, charset, strategy="greedy")
+
+
+def beam_search_decode(logits, beam_width=10, charset=CHARSET):
+    """Keep the `beam_width` most probable labels while reading the steps, and return the best of each sample."""
+    return decode_text(logits, charset, strategy="beam_search", beam_width=beam_width, top_paths=1)
