@@ -140,3 +140,104 @@ def plot_ctc_lattice(occupancy, symbols, blank="-", title=None):
     axis.set_title(title or "Valid paths through the CTC lattice")
     figure.tight_layout()
     return figure
+
+
+def plot_history(history, title=None):
+    """Draw the training curves: losses on a log scale, then held-out accuracy and character error rate."""
+    history = getattr(history, "history", history)
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.4))
+    loss_axis.plot(epochs, history["loss"], "o-", label="training (mean over the epoch)")
+    if "val_loss" in history:
+        loss_axis.plot(epochs, history["val_loss"], "o-", label="held-out (end of the epoch)")
+    loss_axis.set_yscale("log")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("CTC loss")
+    loss_axis.legend()
+    for name, label in (("val_accuracy", "whole CAPTCHA right"), ("val_cer", "character error rate")):
+        if name in history:
+            accuracy_axis.plot(epochs, 100 * np.asarray(history[name]), "o-", label=label)
+    accuracy_axis.set_ylim(0, 100)
+    accuracy_axis.set_xlabel("epoch")
+    accuracy_axis.set_ylabel("% of the held-out images")
+    accuracy_axis.legend()
+    for axis in (loss_axis, accuracy_axis):
+        axis.set_xticks(epochs)
+        axis.grid(alpha=0.3)
+    figure.suptitle(title or "Training curves")
+    figure.tight_layout()
+    return figure
+
+
+def draw_reading(axis, label, prediction, y=1.04):
+    """Write a prediction above an axis, each character green if right and red if wrong ('_' for a dropped one)."""
+    from .reading import align  # here, so that the plots of notebook 01 need no decoding code
+
+    x = 0.5 - 0.045 * len(align(label, prediction)) / 2
+    for true_char, read_char in align(label, prediction):
+        axis.text(x, y, read_char or "_", color="#2ca02c" if true_char == read_char else "#d62728",
+                  transform=axis.transAxes, fontfamily="monospace", fontsize=12, fontweight="bold")
+        x += 0.045
+
+
+def plot_predictions(images, labels, predictions, num_rows=3, num_columns=4, title=None):
+    """Draw images with what the model read above each: right characters green, mistakes red, the label below."""
+    count = min(len(images), num_rows * num_columns)
+    if count == 0:
+        raise ValueError("There are no images to plot.")
+    num_rows = int(np.ceil(count / num_columns))
+    figure, axes = plt.subplots(num_rows, num_columns, squeeze=False, figsize=(2.4 * num_columns, 1.45 * num_rows))
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < count:
+            axis.imshow(images[index], cmap="gray", vmin=0, vmax=255)
+            draw_reading(axis, labels[index], predictions[index])
+            if labels[index] != predictions[index]:
+                axis.text(0.5, -0.08, f"label {labels[index]}", transform=axis.transAxes, ha="center", va="top",
+                          fontfamily="monospace", fontsize=9, color="#555555")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_confusions(counts, num_pairs=15, title=None):
+    """Draw the most frequent mistakes as bars: 'O → 0' means an O was read as 0; '_' is a missing character."""
+    pairs = counts.most_common(num_pairs)
+    if not pairs:
+        raise ValueError("There are no mistakes to plot: every reading was right.")
+    names = [f"{true_char or '_'} → {read_char or '_'}" for (true_char, read_char), _ in pairs]
+    figure, axis = plt.subplots(figsize=(6, 0.3 * len(pairs) + 1))
+    axis.barh(names[::-1], [count for _, count in pairs][::-1], color="#d62728")
+    axis.set_xlabel("times")
+    axis.set_yticks(range(len(names)), names[::-1], fontfamily="monospace")
+    axis.set_title(title or "Which characters are read as which")
+    figure.tight_layout()
+    return figure
+
+
+def plot_step_probabilities(image, probabilities, charset, blank="-", min_probability=0.05, title=None):
+    """Draw an image above its per-step class probabilities, aligned so each step sits under the columns it reads."""
+    num_steps = len(probabilities)
+    symbols = blank + charset
+    shown = [index for index in range(len(symbols)) if index == 0 or probabilities[:, index].max() >= min_probability]
+    width = image.shape[1]
+    figure, (image_axis, probability_axis) = plt.subplots(
+        2, 1, figsize=(7, 1.6 + 0.22 * len(shown)), sharex=True,
+        gridspec_kw={"height_ratios": [image.shape[0], 0.35 * width / num_steps * len(shown)]})
+    image_axis.imshow(image, cmap="gray", vmin=0, vmax=255, extent=(0, width, image.shape[0], 0))
+    image_axis.set_yticks([])
+    best = probabilities.argmax(axis=1)
+    for step in range(num_steps):
+        image_axis.text((step + 0.5) * width / num_steps, -2, symbols[best[step]], ha="center", va="bottom",
+                        fontfamily="monospace", fontsize=9, color="#999999" if best[step] == 0 else "#d62728")
+    cells = probability_axis.imshow(probabilities[:, shown].T, aspect="auto", cmap="Blues", vmin=0, vmax=1,
+                                    extent=(0, width, len(shown), 0), interpolation="nearest")
+    probability_axis.set_yticks(np.arange(len(shown)) + 0.5, ["blank" if index == 0 else symbols[index]
+                                                               for index in shown], fontfamily="monospace")
+    probability_axis.set_xticks(np.arange(num_steps) * width / num_steps, [str(step) for step in range(num_steps)],
+                                fontsize=7)
+    probability_axis.set_xlabel(f"time step (each reads {width / num_steps:.0f} pixel columns)")
+    figure.colorbar(cells, ax=[image_axis, probability_axis], label="probability", fraction=0.03)
+    image_axis.set_title(title or "Where each character fires, and where the blank wins", pad=16)
+    return figure

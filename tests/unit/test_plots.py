@@ -37,3 +37,49 @@ def test_plot_ctc_lattice_shades_one_node_per_step_and_state():
     assert len(possible.get_offsets()) == np.count_nonzero(occupancy) < 5 * 5
     assert len(possible.get_offsets()) + len(impossible.get_offsets()) == 5 * 5
     plt.close(figure)
+
+
+def test_plot_history_draws_losses_and_reading_figures():
+    history = {"loss": [9.0, 1.0, 0.5], "val_loss": [8.0, 1.2, 0.6], "val_accuracy": [0.0, 0.5, 0.9],
+               "val_cer": [1.0, 0.2, 0.02]}
+    figure = oh.plot_history(history)
+    loss_axis, accuracy_axis = figure.axes
+    assert len(loss_axis.lines) == 2 and len(accuracy_axis.lines) == 2
+    np.testing.assert_allclose(accuracy_axis.lines[0].get_ydata(), [0, 50, 90])
+    plt.close(figure)
+
+
+def test_plot_predictions_colours_each_character_by_whether_it_is_right():
+    images = np.zeros((2, 60, 160), dtype=np.uint8)
+    figure = oh.plot_predictions(images, ["AB0DE", "12345"], ["ABODE", "12345"], num_rows=1, num_columns=2)
+    wrong_axis, right_axis = figure.axes
+    colours = {text.get_text(): text.get_color() for text in wrong_axis.texts if len(text.get_text()) == 1}
+    assert colours["O"] == "#d62728" and colours["A"] == "#2ca02c"
+    assert any(text.get_text() == "label AB0DE" for text in wrong_axis.texts)
+    assert not any(text.get_text().startswith("label") for text in right_axis.texts)
+    plt.close(figure)
+    with pytest.raises(ValueError, match="no images"):
+        oh.plot_predictions(images[:0], [], [])
+
+
+def test_plot_confusions_draws_the_most_frequent_pairs_first():
+    counts = oh.confusions(["AB0DE", "0O000", "A0CDE"], ["ABODE", "0000", "AOCDE"])
+    figure = oh.plot_confusions(counts)
+    bars = figure.axes[0].patches
+    assert [bar.get_width() for bar in bars] == [1, 2]
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["O → _", "0 → O"]
+    plt.close(figure)
+    with pytest.raises(ValueError, match="no mistakes"):
+        oh.plot_confusions(oh.confusions(["A"], ["A"]))
+
+
+def test_plot_step_probabilities_shows_the_blank_and_the_characters_that_fire():
+    probabilities = np.zeros((20, 37))
+    probabilities[:, 0] = 1.0
+    probabilities[3] = 0
+    probabilities[3, oh.char_to_index()["7"]] = 1.0
+    figure = oh.plot_step_probabilities(np.zeros((60, 160), np.uint8), probabilities, oh.CHARSET)
+    image_axis, probability_axis = figure.axes[:2]
+    assert [label.get_text() for label in probability_axis.get_yticklabels()] == ["blank", "7"]
+    assert [text.get_text() for text in image_axis.texts].count("7") == 1
+    plt.close(figure)

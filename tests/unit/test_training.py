@@ -1,0 +1,82 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ocr_helpers as oh
+
+
+def tiny_model():
+    keras.utils.set_random_seed(0)
+    return oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)
+
+
+@pytest.fixture(scope="module")
+def data():
+    images, labels = oh.generate_dataset(24, seed=21, num_workers=1, progress=False)
+    return images[:16], labels[:16], images[16:], labels[16:]
+
+
+def test_schedule_warms_up_then_falls_to_zero():
+    schedule = oh.warmup_cosine_schedule(1e-2, total_steps=100, warmup_steps=10)
+    assert float(schedule(0)) == pytest.approx(1e-3)
+    assert float(schedule(10)) == pytest.approx(1e-2)
+    assert float(schedule(55)) == pytest.approx(5e-3, rel=1e-3)
+    assert float(schedule(100)) == pytest.approx(0, abs=1e-9)
+    with pytest.raises(ValueError, match="total_steps"):
+        oh.warmup_cosine_schedule(1e-2, total_steps=10, warmup_steps=10)
+
+
+def test_train_logs_reading_figures_and_saves_a_model_that_reloads(data, tmp_path, capsys):
+    train_images, train_labels, validation_images, validation_labels = data
+    model = tiny_model()
+    path = tmp_path / "model.keras"
+    history = oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
+                       validation_labels, epochs=2, warmup_epochs=1, model_path=path)
+    assert set(history.history) >= {"loss", "val_loss", "val_accuracy", "val_cer"}
+    assert len(history.history["loss"]) == 2
+    assert history.history["loss"][1] < history.history["loss"][0]
+    assert all(0 <= value <= 1 for value in history.history["val_accuracy"])
+    assert "Epoch 2/2: loss" in capsys.readouterr().out
+    reloaded = oh.load_model(path)
+    assert oh.predict_text(reloaded, validation_images) == oh.predict_text(model, validation_images)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_best_checkpoint_keeps_the_best_epoch_not_the_last(tmp_path):
+    model = tiny_model()
+    checkpoint = oh.BestCheckpoint(tmp_path / "best.keras", monitor="val_accuracy")
+    checkpoint.set_model(model)
+    weights = model.get_weights()
+    checkpoint.on_epoch_end(0, {"loss": 3.0, "val_accuracy": 0.5})
+    model.set_weights([w + 1 for w in weights])
+    checkpoint.on_epoch_end(1, {"loss": 2.0, "val_accuracy": 0.4})
+    assert checkpoint.best_epoch == 1
+    np.testing.assert_array_equal(checkpoint.best_weights[0], weights[0])
+    np.testing.assert_array_equal(oh.load_model(tmp_path / "best.keras").get_weights()[0], weights[0])
+    checkpoint.on_epoch_end(2, {"loss": float("nan"), "val_accuracy": 0.9})
+    assert checkpoint.best_epoch == 1, "an epoch with a NaN loss is never kept"
+
+
+def test_nan_loss_stops_training_and_keeps_the_earlier_model(data, tmp_path):
+    _, train_labels, validation_images, validation_labels = data
+    path = tmp_path / "model.keras"
+    path.write_bytes(b"an earlier model")
+    nan_images = np.full((16, 60, 160), np.nan, np.float32)
+    nan_data = tf.data.Dataset.from_tensor_slices((nan_images, oh.encode_labels(train_labels))).batch(8)
+    with pytest.raises(FloatingPointError, match=r"NaN in epoch 1, batch 1.*no model was saved.*learning_rate"):
+        oh.train(tiny_model(), nan_data, validation_images, validation_labels, epochs=3, steps_per_epoch=2,
+                 model_path=path, progress=False)
+    assert path.read_bytes() == b"an earlier model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_patience_stops_when_reading_accuracy_does_not_improve(data):
+    train_images, train_labels, validation_images, validation_labels = data
+    history = oh.train(tiny_model(), oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
+                       validation_labels, epochs=6, warmup_epochs=0, patience=1, progress=False)
+    assert history.history["val_accuracy"] == [0.0, 0.0], "one epoch without progress, then stop"
