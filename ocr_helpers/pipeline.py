@@ -15,7 +15,8 @@ def check_images(images, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
     size_matches = images.ndim == 3 and height in (None, images.shape[1]) and width in (None, images.shape[2])
     if images.dtype != np.uint8 or not size_matches:
         raise ValueError(
-            f"Expected uint8 images of shape (N, {height or 'height'}, {width or 'width'}), as oh.generate_dataset makes them, "
+            f"Expected uint8 images of shape (N, {height or 'height'}, {width or 'width'}), "
+            f"as oh.generate_dataset makes them, "
             f"got {images.dtype} of shape {images.shape}: for one image pass image[None], and convert "
             f"a PIL image with np.asarray(image.convert('L'))."
         )

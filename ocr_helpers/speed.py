@@ -79,3 +79,20 @@ def fit_rate(model, data, num_batches=20, warmup_batches=5):
     model.fit(data, epochs=1, steps_per_epoch=warmup_batches + num_batches, callbacks=[clock], shuffle=False,
               verbose=0)
     return num_batches / (times[-1] - times[warmup_batches - 1])
+
+
+def reading_speed(model, images, num_rounds=3, num_single_images=50):
+    """Return predict_text's images a second on all `images` (median of rounds) and its median seconds for one."""
+    from .reading import predict_text  # here, so that notebook 03's timings load no decoding code
+
+    predict_text(model, images[:1])  # warm up
+    rounds, singles = [], []
+    for _ in range(num_rounds):
+        start = time.perf_counter()
+        predict_text(model, images)
+        rounds.append(len(images) / (time.perf_counter() - start))
+    for image in images[:num_single_images]:
+        start = time.perf_counter()
+        predict_text(model, image[None])
+        singles.append(time.perf_counter() - start)
+    return float(np.median(rounds)), float(np.median(singles))

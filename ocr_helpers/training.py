@@ -7,8 +7,8 @@ import keras
 import numpy as np
 from tqdm.std import tqdm
 
-from .ctc import CTCLoss
-from .labels import CHARSET
+from .ctc import CTCLoss, check_label_fits
+from .labels import CHARSET, encode_labels
 from .pipeline import array_dataset
 from .reading import character_error_rate, predict_text, sequence_accuracy
 from .saving import check_model_path, save_model
@@ -69,7 +69,8 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         value, loss = logs.get(self.monitor), logs.get("loss")
-        if value is None or not math.isfinite(value) or not math.isfinite(loss) or getattr(self.model, "stop_training", False):
+        stopped = getattr(self.model, "stop_training", False)
+        if value is None or not math.isfinite(value) or not math.isfinite(loss) or stopped:
             return
         if self.sign * value > self.best:
             self.best, self.best_epoch = self.sign * value, epoch + 1
@@ -110,6 +111,10 @@ def train(model, train_data, validation_images, validation_labels, epochs, steps
     a better `val_accuracy`, and raises FloatingPointError, saving nothing more, if the loss becomes NaN.
     Returns the Keras History, whose `history` has loss, val_loss, val_accuracy and val_cer per epoch.
     """
+    if epochs <= warmup_epochs:
+        raise ValueError(f"epochs ({epochs}) must exceed warmup_epochs ({warmup_epochs}): the step size would "
+                         f"never come down. Train for more epochs or set warmup_epochs=0.")
+    check_label_fits(encode_labels(validation_labels), model.output_shape[1])
     steps_per_epoch = steps_per_epoch or len(train_data)
     compile_for_training(model, learning_rate, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch)
     stop_on_nan, checkpoint = StopOnNaN(), BestCheckpoint(model_path)

@@ -3,6 +3,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import collections
+import time
 
 import keras
 import numpy as np
@@ -63,3 +64,17 @@ def test_predict_text_refuses_wrong_size_and_dtype(model):
     with pytest.raises(ValueError, match=r"shape \(60, 160\).*image\[None\]"):
         oh.predict_text(model, np.zeros((60, 160), np.uint8))
 
+
+
+def test_reading_speed_times_batches_and_single_images(monkeypatch):
+    calls = []
+
+    def fake_predict_text(model, images):
+        calls.append(len(images))
+        time.sleep(0.01)
+        return [""] * len(images)
+
+    monkeypatch.setattr(oh.reading, "predict_text", fake_predict_text)
+    batched, single = oh.reading_speed(None, np.zeros((40, 60, 160), np.uint8), num_rounds=2, num_single_images=3)
+    assert calls == [1, 40, 40, 1, 1, 1], "a warm-up, the rounds on every image, then one image at a time"
+    assert 1_000 < batched <= 4_000 and 0.01 <= single < 0.05

@@ -1,0 +1,101 @@
+"""Train on CAPTCHAs drawn on the fly for a long schedule, and follow the accuracy on 2,000 new CAPTCHAs by the minute.
+
+    .venv/bin/python benchmarks/long_run.py                      # the long-run parameters of notebook 06
+
+Training uses notebook 06's stream (seed 1000) and its schedule; the best epoch on notebook 01's validation set
+(seed 43) is kept. After every epoch the script also reads 2,000 CAPTCHAs of seed 7000, which training and the
+choice of epoch never use, and prints one line: minutes since the start, losses, validation and test accuracy.
+It writes the curve to --curve (CSV) and the model to --model-path, then times predict_text on the test images.
+"""
+
+import argparse
+import csv
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+import ocr_helpers as oh  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--num-epochs", type=int, default=28)
+    parser.add_argument("--steps-per-epoch", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=1, help="times each drawn image is used (oh.stream_dataset)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--warmup-epochs", type=int, default=1)
+    parser.add_argument("--filters", default="16,32,64", help="filters of the three convolution blocks")
+    parser.add_argument("--dense-units", type=int, default=oh.model.DENSE_UNITS)
+    parser.add_argument("--rnn-units", type=int, default=oh.model.RNN_UNITS)
+    parser.add_argument("--seed", type=int, default=42, help="seed of the weights (validation set: seed + 1)")
+    parser.add_argument("--stream-seed", type=int, default=1_000)
+    parser.add_argument("--test-seed", type=int, default=7_000)
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    parser.add_argument("--model-path", type=Path, default=ROOT / "artifacts" / "long_run.keras")
+    parser.add_argument("--curve", type=Path, default=ROOT / "build" / "long_run.csv")
+    return parser.parse_args()
+
+
+class TestCurve(keras.callbacks.Callback):
+    """After every epoch, read the test images and record (minutes, losses, validation and test accuracy)."""
+
+    def __init__(self, images, labels, path):
+        super().__init__()
+        self.images, self.labels, self.path, self.rows = images, labels, path, []
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        minutes = (time.perf_counter() - self.start) / 60
+        accuracy = oh.sequence_accuracy(self.labels, oh.predict_text(self.model, self.images))
+        self.rows.append({"epoch": epoch + 1, "minutes": round(minutes, 2), "loss": round(logs["loss"], 4),
+                          "val_loss": round(logs["val_loss"], 4), "val_accuracy": round(logs["val_accuracy"], 4),
+                          "test_accuracy": round(accuracy, 4)})
+        print(", ".join(f"{key} {value}" for key, value in self.rows[-1].items()), flush=True)
+        with oh.atomic_write(self.path, "w") as file:
+            writer = csv.DictWriter(file, fieldnames=list(self.rows[0]))
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
+def main():
+    arguments = parse_arguments()
+    validation_images, validation_labels = oh.load_or_generate_dataset(arguments.data_dir / "validation.npz", 2_000,
+                                                                       seed=arguments.seed + 1)
+    test_images, test_labels = oh.generate_dataset(2_000, seed=arguments.test_seed, progress=False)
+    filters = tuple(int(value) for value in arguments.filters.split(","))
+    keras.utils.set_random_seed(arguments.seed)
+    model = oh.build_model(filters=filters, dense_units=arguments.dense_units, rnn_units=arguments.rnn_units)
+    print(f"{platform.machine()}, {os.cpu_count()} cores; {model.count_params():,} parameters; "
+          f"{arguments.num_epochs} epochs of {arguments.steps_per_epoch} batches of {arguments.batch_size}, "
+          f"peak step size {arguments.learning_rate}", flush=True)
+    curve = TestCurve(test_images, test_labels, arguments.curve)
+    data = oh.stream_dataset(batch_size=arguments.batch_size, seed=arguments.stream_seed, repeats=arguments.repeats,
+                             num_workers=arguments.num_workers)
+    start = time.perf_counter()
+    oh.train(model, data, validation_images, validation_labels, epochs=arguments.num_epochs,
+             steps_per_epoch=arguments.steps_per_epoch, learning_rate=arguments.learning_rate,
+             warmup_epochs=arguments.warmup_epochs, model_path=arguments.model_path, progress=False,
+             callbacks=[curve])
+    minutes = (time.perf_counter() - start) / 60
+    predictions = oh.predict_text(model, test_images)
+    print(f"Best epoch kept: {oh.sequence_accuracy(test_labels, predictions):.2%} of 2,000 new CAPTCHAs right, "
+          f"character error rate {oh.character_error_rate(test_labels, predictions):.2%}; {minutes:.1f} min of "
+          f"training", flush=True)
+    batched, single = oh.reading_speed(oh.load_model(arguments.model_path), test_images, num_single_images=100)
+    print(f"predict_text: {batched:,.0f} images/s in batches of 256; one image {1000 * single:.1f} ms "
+          f"(median of 100)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
