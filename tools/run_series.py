@@ -94,6 +94,7 @@ def run_series(notebooks, output, parameters, cwd):
     output.mkdir(parents=True, exist_ok=True)
     times_path = output / "run_times.json"
     runs = json.loads(times_path.read_text()) if times_path.is_file() else {}
+    series_start = time.perf_counter()
     for number, notebook in enumerate(notebooks, start=1):
         name = notebook.stem
         print(f"\n[{number}/{len(notebooks)}] {name}", flush=True)
@@ -116,7 +117,8 @@ def run_series(notebooks, output, parameters, cwd):
         write_text(times_path, json.dumps(runs, indent=2))
         write_index(output, runs)
         print(f"[{number}/{len(notebooks)}] {name} finished in {seconds:.0f} s -> {output / name}.html", flush=True)
-    print(f"\nAll {len(notebooks)} notebooks ran. Open {output / 'index.html'}")
+    minutes = (time.perf_counter() - series_start) / 60
+    print(f"\nAll {len(notebooks)} notebooks ran in {minutes:.1f} minutes. Open {output / 'index.html'}")
     return 0
 
 

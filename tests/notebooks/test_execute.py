@@ -17,6 +17,11 @@ TEST_PARAMETERS = {
     "03_build_model": dict(num_validation_samples=24, batch_size=8, num_timing_batches=2, num_timing_rounds=1),
     "04_ctc_loss": dict(num_train_samples=96, num_validation_samples=24, num_epochs=1, batch_size=16,
                         artifacts_dir=str(TEST_BUILD / "artifacts")),
+    "05_data_pipeline": dict(num_train_samples=96, num_validation_samples=24, batch_size=8, num_timing_batches=2,
+                             shuffle_buffer=24),
+    "06_train_and_decode": dict(num_train_samples=96, num_extra_samples=32, num_epochs=2, batch_size=8,
+                                num_validation_samples=24,
+                                num_test_samples=24, beam_width=3, artifacts_dir=str(TEST_BUILD / "artifacts")),
 }
 
 
