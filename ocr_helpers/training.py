@@ -4,7 +4,6 @@ import math
 import time
 
 import keras
-import numpy as np
 from tqdm.std import tqdm
 
 from .ctc import CTCLoss, check_label_fits
