@@ -151,14 +151,19 @@ def dataset_info(num_samples, seed, charset=CHARSET, label_length=LABEL_LENGTH, 
             "label_length": int(label_length), "height": int(height), "width": int(width)}
 
 
+def check_one_label_per_image(images, labels):
+    """Raise ValueError unless there are as many labels as images."""
+    if len(labels) != len(images):
+        raise ValueError(f"There are {len(images)} images but {len(labels)} labels: give one label per image.")
+
+
 def save_dataset(path, images, labels, info=None):
     """Save images and labels to an uncompressed .npz file, atomically, with `info` describing them."""
     images = np.asarray(images)
     labels = list(labels)
     if images.dtype != np.uint8 or images.ndim != 3:
         raise ValueError(f"images must be a uint8 array of shape (N, height, width), got {images.dtype} {images.shape}.")
-    if len(labels) != len(images):
-        raise ValueError(f"There are {len(images)} images but {len(labels)} labels: give one label per image.")
+    check_one_label_per_image(images, labels)
     info = {"format": DATASET_FORMAT, **(info or {})}
     with atomic_write(path) as file:
         np.savez(file, images=images, labels=np.array(labels, dtype=str), info=np.array(json.dumps(info)))

@@ -5,7 +5,7 @@ import collections
 import numpy as np
 import tensorflow as tf
 
-from .data import IMAGE_HEIGHT, IMAGE_WIDTH, default_num_workers, draw_chunk, worker_pool
+from .data import IMAGE_HEIGHT, IMAGE_WIDTH, check_one_label_per_image, default_num_workers, draw_chunk, worker_pool
 from .labels import CHARSET, LABEL_LENGTH, check_charset, encode_labels
 
 
@@ -46,8 +46,7 @@ def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, charset=C
     images = check_images(images, height=None, width=None)
     check_batch_size(batch_size)
     encoded = encode_labels(labels, charset, label_length)
-    if len(encoded) != len(images):
-        raise ValueError(f"There are {len(images)} images but {len(encoded)} labels: give one label per image.")
+    check_one_label_per_image(images, encoded)
     dataset = tf.data.Dataset.from_tensor_slices((images, encoded))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)

@@ -15,6 +15,12 @@ def check_batches(images, batch_size, num_batches):
                          f"pass more images or a smaller batch_size.")
 
 
+def check_compiled(model):
+    """Raise ValueError unless the model has been compiled, so it can take training steps."""
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("Compile the model first (model.compile(optimizer=..., loss=oh.CTCLoss())).")
+
+
 def time_batches(run_batch, images, labels, batch_size, num_batches, warmup_batches):
     """Call run_batch on warm-up batches, then return the images per second over num_batches timed ones."""
     distinct_batches = len(images) // batch_size
@@ -33,8 +39,7 @@ def time_batches(run_batch, images, labels, batch_size, num_batches, warmup_batc
 
 def training_speed(model, images, labels, batch_size=64, num_batches=10, warmup_batches=3):
     """Return training images per second of a compiled model on (images, encoded labels), after a warm-up."""
-    if getattr(model, "optimizer", None) is None:
-        raise ValueError("Compile the model first (model.compile(optimizer=..., loss=oh.CTCLoss())).")
+    check_compiled(model)
     check_batches(images, batch_size, num_batches)
     images = np.asarray(images, dtype=np.float32)
     return time_batches(lambda x, y: model.train_on_batch(x, y), images, labels, batch_size, num_batches,
@@ -72,8 +77,7 @@ def batch_rate(batches, num_batches=10, warmup_batches=1):
 
 def fit_rate(model, data, num_batches=20, warmup_batches=5):
     """Return training steps a second of model.fit on `data`, timed in one call after `warmup_batches`."""
-    if getattr(model, "optimizer", None) is None:
-        raise ValueError("Compile the model first (model.compile(optimizer=..., loss=oh.CTCLoss())).")
+    check_compiled(model)
     times = []
     clock = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: times.append(time.perf_counter()))
     model.fit(data, epochs=1, steps_per_epoch=warmup_batches + num_batches, callbacks=[clock], shuffle=False,
