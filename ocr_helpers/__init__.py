@@ -28,6 +28,8 @@ _LAZY_NAMES = {
     **dict.fromkeys(["BestCheckpoint", "ReadingAccuracy", "StopOnNaN", "TrainingProgress", "compile_for_training",
                      "train", "warmup_cosine_schedule"], "training"),
     **dict.fromkeys(["load_model", "save_model"], "saving"),
+    **dict.fromkeys(["TrainingBackup", "backup_path", "load_training_state", "restore_training_state",
+                     "save_training_state"], "resume"),
     **dict.fromkeys(["batch_rate", "compare_speeds", "fit_rate", "inference_speed", "reading_speed",
                      "training_speed"],
                     "speed"),

@@ -12,7 +12,7 @@ def _current_umask():
     return mask
 
 
-_FILE_MODE = 0o666 & ~_current_umask()
+FILE_MODE = 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager
@@ -26,7 +26,7 @@ def atomic_write(path, mode="wb"):
             yield file
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, _FILE_MODE)  # mkstemp makes files private; give the usual permissions
+        os.chmod(temporary, FILE_MODE)  # mkstemp makes files private; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

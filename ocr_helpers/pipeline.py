@@ -78,19 +78,24 @@ def stream_batches(batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_
                 future.cancel()
 
 
-def stream_dataset(batch_size=32, seed=0, repeats=1, shuffle_buffer=10_000, charset=CHARSET,
+def stream_dataset(batch_size=32, seed=0, repeats=1, shuffle_buffer=10_000, first_batch=0, charset=CHARSET,
                    label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None):
     """Wrap `stream_batches` in a tf.data.Dataset, for model.fit(dataset, steps_per_epoch=..., epochs=...).
 
     With `repeats` above 1, each drawn image is used that many times, at random places in a window of
     `shuffle_buffer` images: drawing an image costs more than a training step on it, so this trains on more
-    batches a second while still never running out of new images.
+    batches a second while still never running out of new images. `first_batch` starts the stream part-way,
+    exactly where an interrupted run stopped; that is possible with `repeats=1` only, since the shuffle
+    window's contents are not saved.
     """
     if not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise ValueError(f"repeats must be a whole number of at least 1, got {repeats!r}.")
+    if first_batch and repeats > 1:
+        raise ValueError(f"A stream with repeats={repeats} cannot start part-way (first_batch={first_batch}): its "
+                         f"shuffle window is not saved. Use repeats=1 for a run you may need to continue.")
     signature = (tf.TensorSpec((None, height, width), tf.uint8), tf.TensorSpec((None, label_length), tf.int32))
     dataset = tf.data.Dataset.from_generator(
-        lambda: stream_batches(batch_size, seed, 0, charset, label_length, height, width, num_workers),
+        lambda: stream_batches(batch_size, seed, first_batch, charset, label_length, height, width, num_workers),
         output_signature=signature,
     )
     if repeats > 1:

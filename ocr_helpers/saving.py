@@ -8,6 +8,7 @@ from pathlib import Path
 
 import keras
 
+from .files import FILE_MODE
 from . import ctc  # noqa: F401  (registers CTCLoss, so a compiled model loads without custom_objects)
 
 
@@ -29,6 +30,7 @@ def save_model(model, path):
         model.save(temporary)
         with open(temporary, "rb") as file:
             os.fsync(file.fileno())
+        os.chmod(temporary, FILE_MODE)  # mkstemp makes files private; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -4,12 +4,15 @@ import math
 import time
 
 import keras
+import tensorflow as tf
 from tqdm.std import tqdm
 
 from .ctc import CTCLoss, check_label_fits
+from .data import dataset_fingerprint
 from .labels import CHARSET, encode_labels
 from .pipeline import array_dataset
 from .reading import character_error_rate, predict_text, sequence_accuracy
+from .resume import TrainingBackup, backup_path, restore_training_state
 from .saving import check_model_path, save_model
 
 
@@ -58,12 +61,13 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 class BestCheckpoint(keras.callbacks.Callback):
-    """Keep the weights of the epoch with the best `monitor`, saving them to `path` (if given) each time it improves."""
+    """Keep the weights of the epoch with the best `monitor`, saving them to `path` (if given) each time it improves,
+    and stop training once `patience` epochs have passed without a better one."""
 
-    def __init__(self, path=None, monitor="val_accuracy", mode="max"):
+    def __init__(self, path=None, monitor="val_accuracy", mode="max", patience=None):
         super().__init__()
         self.path = None if path is None else check_model_path(path)
-        self.monitor, self.sign = monitor, 1 if mode == "max" else -1
+        self.monitor, self.sign, self.patience = monitor, 1 if mode == "max" else -1, patience
         self.best, self.best_epoch, self.best_weights = -math.inf, None, None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -76,6 +80,8 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.best_weights = self.model.get_weights()
             if self.path is not None:
                 save_model(self.model, self.path)
+        if self.patience is not None and epoch + 1 - self.best_epoch >= self.patience:
+            self.model.stop_training = True
 
 
 class TrainingProgress(keras.callbacks.Callback):
@@ -101,36 +107,116 @@ class TrainingProgress(keras.callbacks.Callback):
         print(f"Epoch {epoch + 1}/{self.params['epochs']}: {figures} ({minutes:.1f} min)", flush=True)
 
 
+def batches_per_epoch(train_data, steps_per_epoch):
+    """Return the number of batches an epoch takes from `train_data`: steps_per_epoch, or one pass over it."""
+    if steps_per_epoch:
+        return steps_per_epoch
+    batches = int(train_data.cardinality()) if isinstance(train_data, tf.data.Dataset) else -1
+    if batches <= 0:
+        raise ValueError("train_data has no length that makes an epoch (it is a stream, or empty): set "
+                         "steps_per_epoch, the number of batches an epoch takes.")
+    return batches
+
+
+def training_batches(train_data, first_batch, resumable):
+    """Return `train_data` as one endless run of batches that starts at batch `first_batch`.
+
+    `train_data` is a tf.data.Dataset of a fixed number of batches (oh.array_dataset), repeated here so that
+    epoch k always gets the same batches; or a function of `first_batch` that returns the batches from there
+    on, such as functools.partial(oh.stream_dataset, seed=...), which can start a stream part-way through.
+    """
+    if callable(train_data) and not isinstance(train_data, tf.data.Dataset):
+        return train_data(first_batch=first_batch)
+    if not isinstance(train_data, tf.data.Dataset):
+        raise ValueError(f"train_data must be a tf.data.Dataset (oh.array_dataset) or a function of first_batch "
+                         f"that returns one (functools.partial(oh.stream_dataset, ...)), "
+                         f"got {type(train_data).__name__}.")
+    if int(train_data.cardinality()) > 0:
+        return train_data.repeat().skip(first_batch)
+    if resumable:
+        raise ValueError("A training run that can be continued needs to restart its data at any batch: instead "
+                         "of a stream dataset, pass functools.partial(oh.stream_dataset, batch_size=..., seed=...).")
+    return train_data
+
+
+def continue_from_backup(model, state_path, settings, checkpoint):
+    """Load the backup at `state_path`, if there is one, into `model` and `checkpoint`; return its record or {}."""
+    if state_path is None or not state_path.is_file():
+        return {}
+    record = restore_training_state(model, state_path, settings)
+    checkpoint.best, checkpoint.best_epoch, checkpoint.best_weights = (record["best"], record["best_epoch"],
+                                                                       record["best_weights"])
+    print(f"Continuing the training saved in {state_path.parent}: {record['epochs_done']} of {settings['epochs']} "
+          f"epochs were done.", flush=True)
+    return record
+
+
 def train(model, train_data, validation_images, validation_labels, epochs, steps_per_epoch=None,
-          learning_rate=2e-3, warmup_epochs=1, model_path=None, patience=None, progress=True, callbacks=()):
-    """Train `model` on `train_data`, batches of scaled images and encoded labels (tf.data.Dataset or PyDataset).
+          learning_rate=2e-3, warmup_epochs=1, model_path=None, backup_dir=None, patience=None, progress=True,
+          callbacks=()):
+    """Train `model` on `train_data`: an oh.array_dataset, or a function of first_batch such as
+    functools.partial(oh.stream_dataset, ...). Returns a Keras History with loss, val_loss, val_accuracy, val_cer.
 
     Adam follows a warm-up-then-cosine schedule; after every epoch the held-out images are read and the best
-    epoch is kept (and saved atomically to `model_path`). Training stops early after `patience` epochs without
-    a better `val_accuracy`, and raises FloatingPointError, saving nothing more, if the loss becomes NaN.
-    Returns the Keras History, whose `history` has loss, val_loss, val_accuracy and val_cer per epoch.
+    epoch is kept. With `backup_dir`, the whole training state is saved there after every epoch, and a later
+    call with the same settings continues from the last finished epoch, ending with the same weights as a run
+    that was never stopped. `model_path` is written, atomically, only once training has finished, so a killed
+    or failed run leaves the previous model in place. Training stops early after `patience` epochs without a
+    better `val_accuracy`, and raises FloatingPointError, saving nothing, if the loss becomes NaN.
     """
     if epochs <= warmup_epochs:
         raise ValueError(f"epochs ({epochs}) must exceed warmup_epochs ({warmup_epochs}): the step size would "
                          f"never come down. Train for more epochs or set warmup_epochs=0.")
     check_label_fits(encode_labels(validation_labels), model.output_shape[1])
-    steps_per_epoch = steps_per_epoch or len(train_data)
+    model_path = None if model_path is None else check_model_path(model_path)
+    state_path = None if backup_dir is None else backup_path(backup_dir)
+    steps_per_epoch = batches_per_epoch(train_data, steps_per_epoch)
     compile_for_training(model, learning_rate, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch)
-    stop_on_nan, checkpoint = StopOnNaN(), BestCheckpoint(model_path)
-    chain = [stop_on_nan, ReadingAccuracy(validation_images, validation_labels), checkpoint]
-    if patience is not None:
-        chain.append(keras.callbacks.EarlyStopping("val_accuracy", patience=patience, mode="max"))
+    settings = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "learning_rate": learning_rate,
+                "warmup_epochs": warmup_epochs, "patience": patience, "parameters": model.count_params(),
+                "validation": dataset_fingerprint(validation_images, list(validation_labels))}
+    checkpoint = BestCheckpoint(patience=patience)
+    record = continue_from_backup(model, state_path, settings, checkpoint)
+    backup = TrainingBackup(state_path, settings, checkpoint, record.get("history"), record.get("stopped", False))
+    initial_epoch = epochs if backup.stopped else backup.epochs_done
+    data = training_batches(train_data, initial_epoch * steps_per_epoch, resumable=state_path is not None)
+    stop_on_nan = StopOnNaN()
+    chain = [stop_on_nan, ReadingAccuracy(validation_images, validation_labels), checkpoint, backup]
     if progress:
         chain.append(TrainingProgress())
     validation = array_dataset(validation_images, validation_labels, batch_size=256, shuffle=False)
-    history = model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=validation,
-                        callbacks=chain + list(callbacks), shuffle=False, verbose=0)
+    try:
+        history = model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                            validation_data=validation, callbacks=chain + list(callbacks), shuffle=False, verbose=0)
+    except KeyboardInterrupt:
+        if state_path is not None:
+            print(f"Interrupted. {backup.epochs_done} finished epochs are saved in {backup_dir}: run this again "
+                  f"with the same settings to continue from there.", flush=True)
+        raise
     if stop_on_nan.failed_at is not None:
-        epoch, batch = stop_on_nan.failed_at
-        kept = f"{model_path} still holds epoch {checkpoint.best_epoch}" if checkpoint.best_epoch and model_path \
-            else "no model was saved"
-        raise FloatingPointError(f"The training loss became NaN in epoch {epoch}, batch {batch}; training stopped and "
-                                 f"{kept}. Lower learning_rate (it was {learning_rate}) or check the data for NaN.")
+        raise nan_error(stop_on_nan.failed_at, learning_rate, model_path, backup_dir, backup.epochs_done)
     if checkpoint.best_weights is not None:
         model.set_weights(checkpoint.best_weights)
+    if model_path is not None:
+        save_model(model, model_path)
+    if state_path is not None:
+        remove_backup(state_path)
+    history.history, history.epoch = backup.history, list(range(backup.epochs_done))
     return history
+
+
+def remove_backup(state_path):
+    """Delete a finished run's backup file, and its folder if nothing else is in it."""
+    state_path.unlink(missing_ok=True)
+    if not any(state_path.parent.iterdir()):
+        state_path.parent.rmdir()
+
+
+def nan_error(failed_at, learning_rate, model_path, backup_dir, epochs_done):
+    """Return the FloatingPointError for a NaN loss, saying what was kept and what to change."""
+    epoch, batch = failed_at
+    kept = "no model was saved" if model_path is None else f"{model_path} was left as it was"
+    if backup_dir is not None:
+        kept += f"; {backup_dir} holds the {epochs_done} epochs before (delete it to start again)"
+    return FloatingPointError(f"The training loss became NaN in epoch {epoch}, batch {batch}; training stopped and "
+                              f"{kept}. Lower learning_rate (it was {learning_rate}) or check the data for NaN.")

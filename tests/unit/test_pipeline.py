@@ -97,3 +97,12 @@ def test_stream_dataset_with_repeats_uses_each_image_that_many_times(dataset):
     assert first != sorted(first, key=labels.index), "repeats are shuffled, not back to back"
     assert all(read.count(label) <= 3 for label in set(read))
     assert set(read) <= set(labels[:12])
+
+
+def test_stream_dataset_starts_part_way_exactly_where_the_stream_would_be():
+    whole = [labels.numpy() for _, labels in oh.stream_dataset(batch_size=4, seed=3, num_workers=1).take(5)]
+    later = [labels.numpy() for _, labels in oh.stream_dataset(batch_size=4, seed=3, first_batch=3,
+                                                                num_workers=1).take(2)]
+    np.testing.assert_array_equal(np.stack(later), np.stack(whole[3:]))
+    with pytest.raises(ValueError, match="repeats=3 cannot start part-way"):
+        oh.stream_dataset(batch_size=4, seed=3, repeats=3, first_batch=2)

@@ -2,6 +2,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -68,11 +70,12 @@ def test_nan_loss_stops_training_and_keeps_the_earlier_model(data, tmp_path):
     path.write_bytes(b"an earlier model")
     nan_images = np.full((16, 60, 160), np.nan, np.float32)
     nan_data = tf.data.Dataset.from_tensor_slices((nan_images, oh.encode_labels(train_labels))).batch(8)
-    with pytest.raises(FloatingPointError, match=r"NaN in epoch 1, batch 1.*no model was saved.*learning_rate"):
+    with pytest.raises(FloatingPointError, match=r"NaN in epoch 1, batch 1.*model.keras was left as it was.*"
+                                                 r"backup holds the 0 epochs before.*learning_rate"):
         oh.train(tiny_model(), nan_data, validation_images, validation_labels, epochs=3, steps_per_epoch=2,
-                 model_path=path, progress=False)
+                 model_path=path, backup_dir=tmp_path / "backup", progress=False)
     assert path.read_bytes() == b"an earlier model"
-    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"], "no backup of a NaN epoch"
 
 
 def test_patience_stops_when_reading_accuracy_does_not_improve(data):
@@ -91,3 +94,63 @@ def test_train_refuses_labels_the_model_cannot_emit(data):
     with pytest.raises(ValueError, match=r"epochs \(1\) must exceed warmup_epochs \(1\)"):
         oh.train(narrow, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images[:, :, :64],
                  ["AB"] * len(validation_images), epochs=1, progress=False)
+
+
+class InterruptInEpoch(keras.callbacks.Callback):
+    """Raise KeyboardInterrupt, as Ctrl-C does, after the first batch of epoch `epoch` (counted from 1)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch, self.current = epoch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_on_a_stream_then_training_again_ends_like_an_uninterrupted_run(data, tmp_path, capsys):
+    _, _, validation_images, validation_labels = data
+    stream = functools.partial(oh.stream_dataset, batch_size=8, seed=5, num_workers=1)
+    settings = dict(epochs=3, steps_per_epoch=2, learning_rate=1e-2, progress=False)
+    whole = tiny_model()
+    expected = oh.train(whole, stream, validation_images, validation_labels, **settings).history
+    interrupted = tiny_model()
+    with pytest.raises(KeyboardInterrupt):
+        oh.train(interrupted, stream, validation_images, validation_labels, backup_dir=tmp_path,
+                 callbacks=[InterruptInEpoch(2)], **settings)
+    assert "Interrupted. 1 finished epochs are saved in" in capsys.readouterr().out
+    resumed = tiny_model()
+    history = oh.train(resumed, stream, validation_images, validation_labels, backup_dir=tmp_path, **settings)
+    assert "1 of 3 epochs were done" in capsys.readouterr().out
+    assert history.history == expected and len(history.history["loss"]) == 3
+    for left, right in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(left, right)
+
+
+def test_a_backup_is_continued_only_with_the_same_settings(data, tmp_path):
+    train_images, train_labels, validation_images, validation_labels = data
+    batches = oh.array_dataset(train_images, train_labels, batch_size=8)
+    with pytest.raises(KeyboardInterrupt):
+        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3, backup_dir=tmp_path,
+                 callbacks=[InterruptInEpoch(2)], progress=False)
+    with pytest.raises(ValueError, match=r"other settings \(epochs 3 in the backup, 4 now\).*delete the folder"):
+        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=4, backup_dir=tmp_path,
+                 progress=False)
+    state = oh.backup_path(tmp_path)
+    state.write_bytes(state.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"training backup .* is truncated or corrupt.*delete the folder"):
+        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3, backup_dir=tmp_path,
+                 progress=False)
+
+
+def test_a_resumable_run_needs_data_that_can_start_at_any_batch(data, tmp_path):
+    _, _, validation_images, validation_labels = data
+    stream = oh.stream_dataset(batch_size=8, seed=5, num_workers=1)
+    with pytest.raises(ValueError, match=r"functools.partial\(oh.stream_dataset"):
+        oh.train(tiny_model(), stream, validation_images, validation_labels, epochs=2, steps_per_epoch=2,
+                 backup_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="set steps_per_epoch"):
+        oh.train(tiny_model(), stream, validation_images, validation_labels, epochs=2, progress=False)

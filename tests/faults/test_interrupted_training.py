@@ -1,0 +1,98 @@
+"""Kill a training run part-way, run it again, and check it ends exactly where an uninterrupted run ends.
+
+Each run is a separate process (training_run.py), as after a crash, a kernel restart or a kill at minute 70.
+Two uninterrupted runs also check reproducibility: byte-identical data, identical losses and predictions.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ocr_helpers as oh
+
+SCRIPT = Path(__file__).with_name("training_run.py")
+
+
+def start_run(out, *options):
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
+    return subprocess.Popen([sys.executable, str(SCRIPT), str(out), *options], env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish_run(out, *options):
+    process = start_run(out, *options)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    return output
+
+
+def read_run(out):
+    with np.load(out / "final_state.npz") as saved:
+        final_state = [saved[name] for name in saved.files]
+    return {"data": (out / "data.npz").read_bytes(), "history": json.loads((out / "history.json").read_text()),
+            "logits": np.load(out / "logits.npy"), "final_state": final_state,
+            "model": oh.load_model(out / "model.keras").get_weights()}
+
+
+def assert_same_arrays(first, second):
+    assert len(first) == len(second)
+    for left, right in zip(first, second):
+        np.testing.assert_array_equal(left, right)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted")
+    finish_run(out)
+    return read_run(out)
+
+
+def test_two_runs_with_the_same_seed_are_identical(uninterrupted, tmp_path):
+    finish_run(tmp_path)
+    again = read_run(tmp_path)
+    assert again["data"] == uninterrupted["data"], "the saved dataset must be byte-identical"
+    assert again["history"] == uninterrupted["history"], "losses and reading figures must repeat exactly"
+    np.testing.assert_array_equal(again["logits"], uninterrupted["logits"])
+    assert_same_arrays(again["final_state"], uninterrupted["final_state"])
+    assert len(set(uninterrupted["history"]["loss"])) == 5, "five epochs of real training, each loss different"
+
+
+def interrupt_in_epoch_3(out, signal_number):
+    """Start a run, wait until it is in the middle of epoch 3, send it `signal_number`; return its output."""
+    process = start_run(out, "--pause-in-epoch", "3")
+    deadline = time.monotonic() + 240
+    while not (out / "paused").exists():
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before epoch 3"
+        time.sleep(0.1)
+    process.send_signal(signal_number)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode != 0, output
+    return output
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT (Ctrl-C)"])
+def test_a_run_killed_in_epoch_3_continues_and_ends_like_an_uninterrupted_one(uninterrupted, tmp_path,
+                                                                             signal_number):
+    (tmp_path / "model.keras").write_bytes(b"the previous model")
+    output = interrupt_in_epoch_3(tmp_path, signal_number)
+    if signal_number == signal.SIGINT:
+        assert "Interrupted. 2 finished epochs are saved in" in output
+    record, _ = oh.load_training_state(oh.backup_path(tmp_path / "backup"))
+    assert record["epochs_done"] == 2, "the backup holds the last finished epoch"
+    assert (tmp_path / "model.keras").read_bytes() == b"the previous model", "an unfinished run keeps the old model"
+
+    output = finish_run(tmp_path)
+    assert "Continuing the training saved in" in output and "2 of 5 epochs were done" in output
+    resumed = read_run(tmp_path)
+    assert resumed["history"] == uninterrupted["history"]
+    assert_same_arrays(resumed["final_state"], uninterrupted["final_state"])
+    assert_same_arrays(resumed["model"], uninterrupted["model"])
+    np.testing.assert_array_equal(resumed["logits"], uninterrupted["logits"])
+    assert not (tmp_path / "backup").exists(), "a finished run removes its backup"
