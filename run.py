@@ -72,7 +72,7 @@ def test(arguments):
     """Unit tests, then every notebook at test parameters, then nbval over the executed notebooks."""
     env = course_environment()
     shutil.rmtree(TEST_BUILD, ignore_errors=True)
-    first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/notebooks", *arguments, env=env)
+    first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/faults", "tests/notebooks", *arguments, env=env)
     executed = sorted(TEST_BUILD.glob("*.ipynb"))
     if not executed:
         say("no notebook was executed, so nbval has nothing to check")

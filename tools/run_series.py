@@ -1,14 +1,17 @@
 """Execute the notebooks in order with papermill and write executed copies and HTML reports.
 
-Called by `python3 run.py reports [options]`. Each notebook runs into a temporary folder and
-its report replaces the previous one only when it finished, so a failed run keeps the last good
-reports in place. On failure this prints the notebook, the cell and the error and exits with 1.
+Called by `python3 run.py reports [options]`. Each notebook runs in a temporary folder: its report,
+and the files it saves to its `artifacts_dir` (trained models), replace the previous ones only when
+it has finished, so a failed run keeps the last good reports and models in place. On failure this
+prints the notebook, the cell and the error and exits with 1.
 """
 
 import argparse
+import ast
 import datetime
 import html
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -69,12 +72,31 @@ def write_index(output, runs):
 
 
 def tidy_and_export(executed, name, folder):
-    """Keep only the last state of each progress bar, then write `name`.ipynb and `name`.html atomically."""
+    """Keep only the last state of each progress bar, then write `name`.ipynb and `name`.html into `folder`."""
     notebook = nbformat.read(executed, as_version=4)
     notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
     write_text(folder / f"{name}.ipynb", nbformat.writes(notebook))
     body, _ = nbconvert.HTMLExporter().from_notebook_node(notebook)
     write_text(folder / f"{name}.html", body)
+    return [folder / f"{name}.ipynb", folder / f"{name}.html"]
+
+
+def artifacts_destination(notebook, parameters, cwd):
+    """Return the folder where `notebook` saves its artifacts (its `artifacts_dir` parameter), or None."""
+    declared = papermill.inspect_notebook(notebook).get("artifacts_dir")
+    if declared is None:
+        return None
+    value = parameters.get("artifacts_dir", ast.literal_eval(declared["default"]))
+    return (Path(cwd) / value).resolve()
+
+
+def publish(files, folder):
+    """Move finished files into `folder`, each replacing its older copy in one step."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in files:
+        staged = folder / f".{source.name}.incoming"
+        shutil.copyfile(source, staged)
+        os.replace(staged, folder / source.name)
 
 
 def explain_failure(name, error, partial):
@@ -98,11 +120,15 @@ def run_series(notebooks, output, parameters, cwd):
     for number, notebook in enumerate(notebooks, start=1):
         name = notebook.stem
         print(f"\n[{number}/{len(notebooks)}] {name}", flush=True)
+        artifacts = artifacts_destination(notebook, parameters, cwd)
         with tempfile.TemporaryDirectory(dir=output, prefix=".running-") as scratch:
-            executed = Path(scratch) / notebook.name
+            scratch = Path(scratch)
+            executed, staged_artifacts = scratch / notebook.name, scratch / "artifacts"
+            notebook_parameters = dict(parameters, artifacts_dir=str(staged_artifacts)) if artifacts else parameters
             start = time.perf_counter()
             try:
-                papermill.execute_notebook(notebook, executed, parameters=parameters, cwd=cwd, progress_bar=True)
+                papermill.execute_notebook(notebook, executed, parameters=notebook_parameters, cwd=cwd,
+                                           progress_bar=True)
             except Exception as error:
                 failed = output / "failed" / notebook.name
                 failed.parent.mkdir(exist_ok=True)
@@ -111,7 +137,9 @@ def run_series(notebooks, output, parameters, cwd):
                 explain_failure(name, error, failed)
                 return 1
             seconds = time.perf_counter() - start
-            tidy_and_export(executed, name, output)
+            publish(tidy_and_export(executed, name, scratch / "report"), output)
+            if artifacts and staged_artifacts.is_dir():
+                publish(sorted(path for path in staged_artifacts.iterdir() if path.is_file()), artifacts)
         runs[name] = {"title": notebook_title(notebook), "seconds": seconds,
                       "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
         write_text(times_path, json.dumps(runs, indent=2))

@@ -49,3 +49,21 @@ def test_a_failing_notebook_names_the_cell_keeps_earlier_reports_and_returns_1(t
     assert not (output / "02_bad.html").exists() and not (output / "03_never.ipynb").exists()
     assert (output / "failed" / "02_bad.ipynb").is_file()
     assert not [path for path in output.iterdir() if path.name.startswith(".running")]
+
+
+def test_a_model_is_replaced_only_when_its_notebook_finishes(tmp_path):
+    save = ("from pathlib import Path\nPath(artifacts_dir).mkdir(exist_ok=True)\n"
+            "(Path(artifacts_dir) / 'model.keras').write_text(version)")
+    parameters = "artifacts_dir = 'artifacts'\nversion = 'one'"
+    trainer = write_notebook(tmp_path / "06_train.ipynb", parameters, save)
+    output, artifacts = tmp_path / "reports", tmp_path / "artifacts"
+    assert run_series.run_series([trainer], output, {}, cwd=tmp_path) == 0
+    assert (artifacts / "model.keras").read_text() == "one"
+    crashing = write_notebook(tmp_path / "06_train.ipynb", parameters.replace("one", "two"), save,
+                              "raise RuntimeError('the kernel died after saving')")
+    assert run_series.run_series([crashing], output, {}, cwd=tmp_path) == 1
+    assert (artifacts / "model.keras").read_text() == "one", "the last good model stays"
+    write_notebook(tmp_path / "06_train.ipynb", parameters, save)
+    assert run_series.run_series([trainer], output, {"version": "three"}, cwd=tmp_path) == 0
+    assert (artifacts / "model.keras").read_text() == "three"
+    assert sorted(path.name for path in artifacts.iterdir()) == ["model.keras"]
