@@ -22,7 +22,7 @@ _LAZY_NAMES = {
     **dict.fromkeys(["CTCLoss", "check_label_fits", "collapse_path", "compile_model", "ctc_forward", "ctc_loss",
                      "ctc_loss_numpy", "ctc_occupancy", "extend_with_blanks", "greedy_decode", "log_softmax",
                      "beam_search_decode", "decode_text"], "ctc"),
-    **dict.fromkeys(["array_dataset", "check_images", "scale_images", "stream_batches", "stream_dataset"], "pipeline"),
+    **dict.fromkeys(["array_dataset", "array_epochs", "check_images", "scale_images", "stream_batches", "stream_dataset"], "pipeline"),
     **dict.fromkeys(["align", "character_error_rate", "confusions", "edit_distance", "predict_logits",
                      "predict_text", "sequence_accuracy"], "reading"),
     **dict.fromkeys(["BestCheckpoint", "ReadingAccuracy", "StopOnNaN", "TrainingProgress", "compile_for_training",

@@ -53,6 +53,28 @@ def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, charset=C
     return dataset.batch(batch_size).map(scale_batch).prefetch(2)
 
 
+def array_epochs(images, labels, batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH):
+    """Return an endless tf.data.Dataset of a saved dataset's batches, epoch after epoch, from batch `first_batch` on.
+
+    Epoch e is shuffled by the seed pair (seed, e) alone, so batch k is the same however the dataset was used
+    before: a stopped run can start again at the batch where it stopped (train_data=functools.partial(...)).
+    """
+    images = check_images(images, height=None, width=None)
+    check_batch_size(batch_size)
+    encoded = encode_labels(labels, charset, label_length)
+    check_one_label_per_image(images, encoded)
+    batches_per_epoch = -(-len(images) // batch_size)
+    first_epoch, skip = divmod(first_batch, batches_per_epoch)
+    images, encoded = tf.constant(images), tf.constant(encoded)
+
+    def epoch_order(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(len(images)), seed=tf.stack([seed, epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    orders = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch_order).skip(skip)
+    return orders.map(lambda index: (tf.gather(images, index), tf.gather(encoded, index))).map(scale_batch).prefetch(2)
+
+
 def stream_batches(batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,
                    height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None):
     """Yield batches (uint8 images, encoded labels) of new CAPTCHAs forever, drawn in parallel: batch k holds

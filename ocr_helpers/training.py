@@ -113,29 +113,28 @@ def batches_per_epoch(train_data, steps_per_epoch):
         return steps_per_epoch
     batches = int(train_data.cardinality()) if isinstance(train_data, tf.data.Dataset) else -1
     if batches <= 0:
-        raise ValueError("train_data has no length that makes an epoch (it is a stream, or empty): set "
-                         "steps_per_epoch, the number of batches an epoch takes.")
+        raise ValueError("train_data has no length that makes an epoch (it is a function, a stream or empty): "
+                         "set steps_per_epoch, the number of batches an epoch takes.")
     return batches
 
 
 def training_batches(train_data, first_batch, resumable):
-    """Return `train_data` as one endless run of batches that starts at batch `first_batch`.
+    """Return the batches to train on, starting at batch `first_batch`.
 
-    `train_data` is a tf.data.Dataset of a fixed number of batches (oh.array_dataset), repeated here so that
-    epoch k always gets the same batches; or a function of `first_batch` that returns the batches from there
-    on, such as functools.partial(oh.stream_dataset, seed=...), which can start a stream part-way through.
+    `train_data` is either a tf.data.Dataset, or a function of `first_batch` returning the endless run of batches
+    from there on, such as functools.partial(oh.array_epochs, images, labels, seed=...) or
+    functools.partial(oh.stream_dataset, seed=...). Only a function lets a stopped run continue exactly: a
+    dataset reshuffled every time it is read gives other batches once it has been read before.
     """
     if callable(train_data) and not isinstance(train_data, tf.data.Dataset):
         return train_data(first_batch=first_batch)
     if not isinstance(train_data, tf.data.Dataset):
-        raise ValueError(f"train_data must be a tf.data.Dataset (oh.array_dataset) or a function of first_batch "
-                         f"that returns one (functools.partial(oh.stream_dataset, ...)), "
+        raise ValueError(f"train_data must be a tf.data.Dataset or a function of first_batch that returns one, "
                          f"got {type(train_data).__name__}.")
-    if int(train_data.cardinality()) > 0:
-        return train_data.repeat().skip(first_batch)
     if resumable:
-        raise ValueError("A training run that can be continued needs to restart its data at any batch: instead "
-                         "of a stream dataset, pass functools.partial(oh.stream_dataset, batch_size=..., seed=...).")
+        raise ValueError("A run with a backup_dir must be able to restart its data at any batch: pass "
+                         "functools.partial(oh.array_epochs, images, labels, batch_size=..., seed=...) for saved "
+                         "images, or functools.partial(oh.stream_dataset, batch_size=..., seed=...) for the stream.")
     return train_data
 
 
@@ -154,8 +153,9 @@ def continue_from_backup(model, state_path, settings, checkpoint):
 def train(model, train_data, validation_images, validation_labels, epochs, steps_per_epoch=None,
           learning_rate=2e-3, warmup_epochs=1, model_path=None, backup_dir=None, patience=None, progress=True,
           callbacks=()):
-    """Train `model` on `train_data`: an oh.array_dataset, or a function of first_batch such as
-    functools.partial(oh.stream_dataset, ...). Returns a Keras History with loss, val_loss, val_accuracy, val_cer.
+    """Train `model` on `train_data`: a tf.data.Dataset such as oh.array_dataset(...), or a function of first_batch
+    such as functools.partial(oh.array_epochs, ...) or functools.partial(oh.stream_dataset, ...), which a run with
+    a `backup_dir` needs. Returns a Keras History with loss, val_loss, val_accuracy and val_cer per epoch.
 
     Adam follows a warm-up-then-cosine schedule; after every epoch the held-out images are read and the best
     epoch is kept. With `backup_dir`, the whole training state is saved there after every epoch, and a later
@@ -190,8 +190,8 @@ def train(model, train_data, validation_images, validation_labels, epochs, steps
                             validation_data=validation, callbacks=chain + list(callbacks), shuffle=False, verbose=0)
     except KeyboardInterrupt:
         if state_path is not None:
-            print(f"Interrupted. {backup.epochs_done} finished epochs are saved in {backup_dir}: run this again "
-                  f"with the same settings to continue from there.", flush=True)
+            print(f"Interrupted. Finished epochs saved in {backup_dir}: {backup.epochs_done} of {epochs}. Run this "
+                  f"again with the same settings to continue from there.", flush=True)
         raise
     if stop_on_nan.failed_at is not None:
         raise nan_error(stop_on_nan.failed_at, learning_rate, model_path, backup_dir, backup.epochs_done)

@@ -21,7 +21,8 @@ TEST_PARAMETERS = {
                              shuffle_buffer=24),
     "06_train_and_decode": dict(num_train_samples=96, num_extra_samples=32, num_epochs=2, batch_size=8,
                                 num_validation_samples=24,
-                                num_test_samples=24, beam_width=3, artifacts_dir=str(TEST_BUILD / "artifacts")),
+                                num_test_samples=24, beam_width=3, artifacts_dir=str(TEST_BUILD / "artifacts"),
+                                backup_dir=str(TEST_BUILD / "training_backup")),
 }
 
 

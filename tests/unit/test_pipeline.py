@@ -106,3 +106,15 @@ def test_stream_dataset_starts_part_way_exactly_where_the_stream_would_be():
     np.testing.assert_array_equal(np.stack(later), np.stack(whole[3:]))
     with pytest.raises(ValueError, match="repeats=3 cannot start part-way"):
         oh.stream_dataset(batch_size=4, seed=3, repeats=3, first_batch=2)
+
+
+def test_array_epochs_shuffles_each_epoch_by_seed_and_epoch_and_starts_at_any_batch(dataset):
+    images, labels = dataset
+    batches = [labels.numpy() for _, labels in oh.array_epochs(images, labels, batch_size=5, seed=4).take(12)]
+    per_epoch = -(-len(images) // 5)
+    first, second = np.concatenate(batches[:per_epoch]), np.concatenate(batches[per_epoch:2 * per_epoch])
+    assert sorted(map(tuple, first)) == sorted(map(tuple, oh.encode_labels(labels))), "each image once an epoch"
+    assert (first != second).any(), "the next epoch is shuffled differently"
+    later = oh.array_epochs(images, labels, batch_size=5, seed=4, first_batch=per_epoch + 1)
+    for expected, (_, got) in zip(batches[per_epoch + 1:], later.take(3)):
+        np.testing.assert_array_equal(got.numpy(), expected)

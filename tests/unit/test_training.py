@@ -72,8 +72,9 @@ def test_nan_loss_stops_training_and_keeps_the_earlier_model(data, tmp_path):
     nan_data = tf.data.Dataset.from_tensor_slices((nan_images, oh.encode_labels(train_labels))).batch(8)
     with pytest.raises(FloatingPointError, match=r"NaN in epoch 1, batch 1.*model.keras was left as it was.*"
                                                  r"backup holds the 0 epochs before.*learning_rate"):
-        oh.train(tiny_model(), nan_data, validation_images, validation_labels, epochs=3, steps_per_epoch=2,
-                 model_path=path, backup_dir=tmp_path / "backup", progress=False)
+        oh.train(tiny_model(), lambda first_batch: nan_data.repeat().skip(first_batch), validation_images,
+                 validation_labels, epochs=3, steps_per_epoch=2, model_path=path, backup_dir=tmp_path / "backup",
+                 progress=False)
     assert path.read_bytes() == b"an earlier model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"], "no backup of a NaN epoch"
 
@@ -121,7 +122,7 @@ def test_ctrl_c_on_a_stream_then_training_again_ends_like_an_uninterrupted_run(d
     with pytest.raises(KeyboardInterrupt):
         oh.train(interrupted, stream, validation_images, validation_labels, backup_dir=tmp_path,
                  callbacks=[InterruptInEpoch(2)], **settings)
-    assert "Interrupted. 1 finished epochs are saved in" in capsys.readouterr().out
+    assert "Interrupted. Finished epochs saved in" in capsys.readouterr().out
     resumed = tiny_model()
     history = oh.train(resumed, stream, validation_images, validation_labels, backup_dir=tmp_path, **settings)
     assert "1 of 3 epochs were done" in capsys.readouterr().out
@@ -132,25 +133,25 @@ def test_ctrl_c_on_a_stream_then_training_again_ends_like_an_uninterrupted_run(d
 
 def test_a_backup_is_continued_only_with_the_same_settings(data, tmp_path):
     train_images, train_labels, validation_images, validation_labels = data
-    batches = oh.array_dataset(train_images, train_labels, batch_size=8)
+    batches = functools.partial(oh.array_epochs, train_images, train_labels, batch_size=8)
+    settings = dict(steps_per_epoch=2, backup_dir=tmp_path, progress=False)
     with pytest.raises(KeyboardInterrupt):
-        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3, backup_dir=tmp_path,
-                 callbacks=[InterruptInEpoch(2)], progress=False)
+        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3,
+                 callbacks=[InterruptInEpoch(2)], **settings)
     with pytest.raises(ValueError, match=r"other settings \(epochs 3 in the backup, 4 now\).*delete the folder"):
-        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=4, backup_dir=tmp_path,
-                 progress=False)
+        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=4, **settings)
     state = oh.backup_path(tmp_path)
     state.write_bytes(state.read_bytes()[:1000])
     with pytest.raises(ValueError, match=r"training backup .* is truncated or corrupt.*delete the folder"):
-        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3, backup_dir=tmp_path,
-                 progress=False)
+        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3, **settings)
 
 
 def test_a_resumable_run_needs_data_that_can_start_at_any_batch(data, tmp_path):
-    _, _, validation_images, validation_labels = data
+    train_images, train_labels, validation_images, validation_labels = data
     stream = oh.stream_dataset(batch_size=8, seed=5, num_workers=1)
-    with pytest.raises(ValueError, match=r"functools.partial\(oh.stream_dataset"):
-        oh.train(tiny_model(), stream, validation_images, validation_labels, epochs=2, steps_per_epoch=2,
-                 backup_dir=tmp_path, progress=False)
+    for dataset in stream, oh.array_dataset(train_images, train_labels, batch_size=8):
+        with pytest.raises(ValueError, match=r"functools.partial\(oh.array_epochs.*functools.partial\(oh.stream"):
+            oh.train(tiny_model(), dataset, validation_images, validation_labels, epochs=2, steps_per_epoch=2,
+                     backup_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="set steps_per_epoch"):
         oh.train(tiny_model(), stream, validation_images, validation_labels, epochs=2, progress=False)
