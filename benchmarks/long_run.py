@@ -6,10 +6,15 @@ Training uses notebook 06's stream (seed 1000) and its schedule; the best epoch 
 (seed 43) is kept. After every epoch the script also reads 2,000 CAPTCHAs of seed 7000, which training and the
 choice of epoch never use, and prints one line: minutes since the start, losses, validation and test accuracy.
 It writes the curve to --curve (CSV) and the model to --model-path, then times predict_text on the test images.
+
+The whole training state is saved to --backup-dir after every epoch: if the run is stopped (Ctrl-C, a kill, a
+reboot), the same command continues from the last finished epoch and ends with the same model, and the curve
+keeps its earlier rows. Its minutes then count training time only, not the time the run was stopped.
 """
 
 import argparse
 import csv
+import functools
 import os
 import platform
 import time
@@ -42,6 +47,8 @@ def parse_arguments():
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
     parser.add_argument("--model-path", type=Path, default=ROOT / "artifacts" / "long_run.keras")
     parser.add_argument("--curve", type=Path, default=ROOT / "build" / "long_run.csv")
+    parser.add_argument("--backup-dir", type=Path, default=ROOT / "build" / "long_run_backup",
+                        help="where the training state is saved after every epoch (with --repeats 1)")
     return parser.parse_args()
 
 
@@ -54,6 +61,14 @@ class TestCurve(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if len(self.rows) != epoch:  # a run continued from its backup: keep the rows of the finished epochs
+            with open(self.path, newline="") as file:
+                rows = list(csv.DictReader(file))[:epoch]
+            self.rows = [{key: int(value) if key == "epoch" else float(value) for key, value in row.items()}
+                         for row in rows]
+            self.start -= 60 * self.rows[-1]["minutes"]
 
     def on_epoch_end(self, epoch, logs=None):
         minutes = (time.perf_counter() - self.start) / 60
@@ -80,13 +95,14 @@ def main():
           f"{arguments.num_epochs} epochs of {arguments.steps_per_epoch} batches of {arguments.batch_size}, "
           f"peak step size {arguments.learning_rate}", flush=True)
     curve = TestCurve(test_images, test_labels, arguments.curve)
-    data = oh.stream_dataset(batch_size=arguments.batch_size, seed=arguments.stream_seed, repeats=arguments.repeats,
-                             num_workers=arguments.num_workers)
+    data = functools.partial(oh.stream_dataset, batch_size=arguments.batch_size, seed=arguments.stream_seed,
+                             repeats=arguments.repeats, num_workers=arguments.num_workers)
+    backup_dir = arguments.backup_dir if arguments.repeats == 1 else None
     start = time.perf_counter()
     oh.train(model, data, validation_images, validation_labels, epochs=arguments.num_epochs,
              steps_per_epoch=arguments.steps_per_epoch, learning_rate=arguments.learning_rate,
-             warmup_epochs=arguments.warmup_epochs, model_path=arguments.model_path, progress=False,
-             callbacks=[curve])
+             warmup_epochs=arguments.warmup_epochs, model_path=arguments.model_path, backup_dir=backup_dir,
+             progress=False, callbacks=[curve])
     minutes = (time.perf_counter() - start) / 60
     predictions = oh.predict_text(model, test_images)
     print(f"Best epoch kept: {oh.sequence_accuracy(test_labels, predictions):.2%} of 2,000 new CAPTCHAs right, "

@@ -9,21 +9,28 @@ import pytest
 
 from nbpaths import NOTEBOOKS, TEST_BUILD
 
-DATA_DIR = TEST_BUILD / "data"
-
 TEST_PARAMETERS = {
     "01_generate_data": dict(num_train_samples=96, num_validation_samples=24, benchmark_samples=16),
     "02_encode_labels": dict(num_train_samples=96),
     "03_build_model": dict(num_validation_samples=24, batch_size=8, num_timing_batches=2, num_timing_rounds=1),
-    "04_ctc_loss": dict(num_train_samples=96, num_validation_samples=24, num_epochs=1, batch_size=16,
-                        artifacts_dir=str(TEST_BUILD / "artifacts")),
+    "04_ctc_loss": dict(num_train_samples=96, num_validation_samples=24, num_epochs=1, batch_size=16),
     "05_data_pipeline": dict(num_train_samples=96, num_validation_samples=24, batch_size=8, num_timing_batches=2,
                              shuffle_buffer=24),
     "06_train_and_decode": dict(num_train_samples=96, num_extra_samples=32, num_epochs=2, batch_size=8,
-                                num_validation_samples=24,
-                                num_test_samples=24, beam_width=3, artifacts_dir=str(TEST_BUILD / "artifacts"),
-                                backup_dir=str(TEST_BUILD / "training_backup")),
+                                num_validation_samples=24, num_test_samples=24, beam_width=3),
 }
+
+FOLDERS = {"data_dir": "data", "artifacts_dir": "artifacts", "backup_dir": "training_backup"}
+
+
+def execute_at_test_parameters(notebook, build):
+    """Run `notebook` in `build` at its test parameters, with its data, models and backups under `build`."""
+    build.mkdir(parents=True, exist_ok=True)
+    declared = papermill.inspect_notebook(notebook)
+    folders = {name: str(build / folder) for name, folder in FOLDERS.items() if name in declared}
+    papermill.execute_notebook(notebook, build / notebook.name, parameters={**TEST_PARAMETERS[notebook.stem],
+                                                                          **folders},
+                               cwd=build, progress_bar=False)
 
 
 def test_every_notebook_has_test_parameters():
@@ -32,7 +39,4 @@ def test_every_notebook_has_test_parameters():
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_runs_at_test_parameters(notebook):
-    TEST_BUILD.mkdir(parents=True, exist_ok=True)
-    parameters = dict(TEST_PARAMETERS[notebook.stem], data_dir=str(DATA_DIR))
-    papermill.execute_notebook(notebook, TEST_BUILD / notebook.name, parameters=parameters,
-                               cwd=TEST_BUILD, progress_bar=False)
+    execute_at_test_parameters(notebook, TEST_BUILD)

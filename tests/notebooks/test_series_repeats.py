@@ -1,0 +1,62 @@
+"""Run the whole series a second time from nothing and check that every notebook prints the same outputs.
+
+nbval checks each notebook against a re-run of itself, with the data of the first run in place. This checks the
+series end to end, as two runs of `python3 run.py test` in a row would: new data, new models, new backups, in
+order, and every output equal to the first run's except in cells tagged nbval-ignore-output (timings).
+"""
+
+import configparser
+import re
+import shutil
+
+import pytest
+
+from nbpaths import NOTEBOOKS, ROOT, TEST_BUILD, read_notebook
+from test_execute import execute_at_test_parameters
+
+AGAIN = TEST_BUILD.parent / "test-notebooks-again"
+SANITIZE = ROOT / "tests" / "notebooks" / "sanitize.cfg"
+
+
+def sanitizers():
+    """Return the (pattern, replacement) pairs of sanitize.cfg, the ones nbval applies."""
+    config = configparser.ConfigParser()
+    config.read(SANITIZE)
+    return [(re.compile(config[section]["regex"]), config[section]["replace"]) for section in config.sections()]
+
+
+def output_texts(notebook_path):
+    """Return {cell index: [sanitized output texts]} for every code cell whose outputs must repeat."""
+    rules = sanitizers()
+
+    def clean(text):
+        for pattern, replacement in rules:
+            text = pattern.sub(replacement, text)
+        return text
+
+    outputs = {}
+    for index, cell in enumerate(read_notebook(notebook_path).cells):
+        if cell.cell_type != "code" or "nbval-ignore-output" in cell.metadata.get("tags", []):
+            continue
+        outputs[index] = [clean(output.get("text", "")) + clean(str(sorted(output.get("data", {}).items())))
+                          for output in cell.outputs]
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def second_run():
+    if not all((TEST_BUILD / path.name).is_file() for path in NOTEBOOKS):
+        pytest.fail("the first run of the series (test_execute.py) did not finish; it must run first")
+    shutil.rmtree(AGAIN, ignore_errors=True)
+    for notebook in NOTEBOOKS:
+        execute_at_test_parameters(notebook, AGAIN)
+    return AGAIN
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_a_second_run_of_the_series_prints_the_same_outputs(second_run, notebook):
+    first, again = output_texts(TEST_BUILD / notebook.name), output_texts(second_run / notebook.name)
+    differing = [index for index in first if first[index] != again.get(index)]
+    assert not differing, (f"{notebook.name}: cells {differing} printed other outputs in the second run, e.g. "
+                           f"{first[differing[0]]!r:.300} against {again.get(differing[0])!r:.300}")
+    assert sum(map(len, first.values())) > 0, "the comparison must have outputs to compare"
