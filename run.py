@@ -54,7 +54,9 @@ def ensure_environment():
     code = run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-r", "requirements.txt", "-e", ".")
     if code:
         sys.exit(f"run.py: installing the requirements failed (exit {code}); see pip's message above.")
-    STAMP.write_text(stamp)
+    staged = STAMP.with_suffix(".partial")
+    staged.write_text(stamp)
+    os.replace(staged, STAMP)  # a stamp is whole or absent, never half-written
 
 
 def course_environment():

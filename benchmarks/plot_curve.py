@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import ocr_helpers as oh  # noqa: E402
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,7 +40,8 @@ def main():
     axes[0].legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     arguments.figure.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(arguments.figure, dpi=110)
+    with oh.atomic_write(arguments.figure) as file:
+        figure.savefig(file, dpi=110, format=arguments.figure.suffix.lstrip("."))
 
 
 if __name__ == "__main__":

@@ -108,12 +108,22 @@ class CTCLoss(keras.losses.Loss):
         return ctc_loss(keras.ops.cast(y_true, "int32"), y_pred, *lengths_of(y_true, y_pred))
 
 
+def repeated_characters(encoded_labels):
+    """Return, for each encoded label, how many characters equal the one before them (each needs a blank between)."""
+    encoded_labels = np.asarray(encoded_labels)
+    same_as_previous = encoded_labels[:, 1:] == encoded_labels[:, :-1]
+    return np.sum(same_as_previous & (encoded_labels[:, 1:] != BLANK_INDEX), axis=1)
+
+
+def time_steps_needed(encoded_labels):
+    """Return the fewest time steps CTC needs for each encoded label: one per character, one per repeat."""
+    return label_lengths(np.asarray(encoded_labels)) + repeated_characters(encoded_labels)
+
+
 def check_label_fits(encoded_labels, num_steps):
     """Raise ValueError if a label needs more time steps than the model emits."""
     encoded_labels = np.asarray(encoded_labels)
-    lengths = label_lengths(encoded_labels)
-    same_as_previous = encoded_labels[:, 1:] == encoded_labels[:, :-1]
-    repeats = np.sum(same_as_previous & (encoded_labels[:, 1:] != BLANK_INDEX), axis=1)
+    lengths, repeats = label_lengths(encoded_labels), repeated_characters(encoded_labels)
     needed = lengths + repeats
     worst = int(np.argmax(needed))
     if needed[worst] > num_steps:

@@ -3,10 +3,11 @@
 import math
 
 import keras
+import numpy as np
 from keras import layers
 
 from .data import IMAGE_HEIGHT, IMAGE_WIDTH
-from .labels import LABEL_LENGTH, num_classes as count_classes
+from .labels import CHARSET, LABEL_LENGTH, char_to_index, num_classes as count_classes
 
 NUM_CLASSES = count_classes()
 FILTERS = (16, 32, 64)
@@ -101,3 +102,33 @@ def build_seed_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_classes=NUM_CLA
     x = layers.Bidirectional(layers.LSTM(64, return_sequences=True), name="seed_lstm2")(x)
     logits = layers.Dense(num_classes, name="logits")(x)
     return keras.Model(images, logits, name=f"seed_model_{time_axis}")
+
+
+def matching_class(char, old_lookup):
+    """Return the old class index of `char`, or of its other case, or None."""
+    for candidate in (char, char.upper(), char.lower()):
+        if candidate in old_lookup:
+            return old_lookup[candidate]
+    return None
+
+
+def adapt_model(model, charset, old_charset=CHARSET):
+    """Return a copy of a trained model whose output layer reads `charset`, for fine-tuning on new labels.
+
+    Every layer but the last keeps its trained weights. Each new class starts from the old class of the same
+    character (or of its other case) where there is one, and the blank from the old blank.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    features = copy.get_layer("logits").input
+    logits = layers.Dense(count_classes(charset), name="logits")
+    adapted = keras.Model(copy.input, logits(features), name=f"{model.name}_adapted")
+    kernel, bias = (np.array(weights) for weights in logits.get_weights())
+    old_kernel, old_bias = model.get_layer("logits").get_weights()
+    old_lookup = char_to_index(old_charset)
+    pairs = [(0, 0)] + [(new, matching_class(char, old_lookup)) for char, new in char_to_index(charset).items()]
+    for new, old in pairs:
+        if old is not None:
+            kernel[:, new], bias[new] = old_kernel[:, old], old_bias[old]
+    logits.set_weights([kernel, bias])
+    return adapted

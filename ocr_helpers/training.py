@@ -152,7 +152,7 @@ def continue_from_backup(model, state_path, settings, checkpoint):
 
 def train(model, train_data, validation_images, validation_labels, epochs, steps_per_epoch=None,
           learning_rate=2e-3, warmup_epochs=1, model_path=None, backup_dir=None, patience=None, progress=True,
-          callbacks=()):
+          callbacks=(), charset=CHARSET):
     """Train `model` on `train_data`: a tf.data.Dataset such as oh.array_dataset(...), or a function of first_batch
     such as functools.partial(oh.array_epochs, ...) or functools.partial(oh.stream_dataset, ...), which a run with
     a `backup_dir` needs. Returns a Keras History with loss, val_loss, val_accuracy and val_cer per epoch.
@@ -167,13 +167,15 @@ def train(model, train_data, validation_images, validation_labels, epochs, steps
     if epochs <= warmup_epochs:
         raise ValueError(f"epochs ({epochs}) must exceed warmup_epochs ({warmup_epochs}): the step size would "
                          f"never come down. Train for more epochs or set warmup_epochs=0.")
-    check_label_fits(encode_labels(validation_labels), model.output_shape[1])
+    check_label_fits(encode_labels(validation_labels, charset, max(map(len, validation_labels))),
+                     model.output_shape[1])
     model_path = None if model_path is None else check_model_path(model_path)
     state_path = None if backup_dir is None else backup_path(backup_dir)
     steps_per_epoch = batches_per_epoch(train_data, steps_per_epoch)
     compile_for_training(model, learning_rate, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch)
     settings = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "learning_rate": learning_rate,
                 "warmup_epochs": warmup_epochs, "patience": patience, "parameters": model.count_params(),
+                "charset": charset,
                 "validation": dataset_fingerprint(validation_images, list(validation_labels))}
     checkpoint = BestCheckpoint(patience=patience)
     record = continue_from_backup(model, state_path, settings, checkpoint)
@@ -181,10 +183,11 @@ def train(model, train_data, validation_images, validation_labels, epochs, steps
     initial_epoch = epochs if backup.stopped else backup.epochs_done
     data = training_batches(train_data, initial_epoch * steps_per_epoch, resumable=state_path is not None)
     stop_on_nan = StopOnNaN()
-    chain = [stop_on_nan, ReadingAccuracy(validation_images, validation_labels), checkpoint, backup]
+    chain = [stop_on_nan, ReadingAccuracy(validation_images, validation_labels, charset), checkpoint, backup]
     if progress:
         chain.append(TrainingProgress())
-    validation = array_dataset(validation_images, validation_labels, batch_size=256, shuffle=False)
+    validation = array_dataset(validation_images, validation_labels, batch_size=256, shuffle=False, charset=charset,
+                               label_length=max(map(len, validation_labels)))
     try:
         history = model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                             validation_data=validation, callbacks=chain + list(callbacks), shuffle=False, verbose=0)

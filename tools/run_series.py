@@ -131,9 +131,8 @@ def run_series(notebooks, output, parameters, cwd):
                                            progress_bar=True)
             except Exception as error:
                 failed = output / "failed" / notebook.name
-                failed.parent.mkdir(exist_ok=True)
                 if executed.exists():
-                    shutil.copyfile(executed, failed)
+                    publish([executed], failed.parent)
                 explain_failure(name, error, failed)
                 return 1
             seconds = time.perf_counter() - start

@@ -24,10 +24,14 @@ FOLDERS = {"data_dir": "data", "artifacts_dir": "artifacts", "backup_dir": "trai
 
 
 def execute_at_test_parameters(notebook, build):
-    """Run `notebook` in `build` at its test parameters, with its data, models and backups under `build`."""
+    """Run `notebook` in `build` at its test parameters, with its data, models and backups under `build`.
+
+    The folders are given relative to `build`, so that the paths the notebooks print are the same in every build
+    folder, and when nbval runs the executed copy again in its own folder.
+    """
     build.mkdir(parents=True, exist_ok=True)
     declared = papermill.inspect_notebook(notebook)
-    folders = {name: str(build / folder) for name, folder in FOLDERS.items() if name in declared}
+    folders = {name: folder for name, folder in FOLDERS.items() if name in declared}
     papermill.execute_notebook(notebook, build / notebook.name, parameters={**TEST_PARAMETERS[notebook.stem],
                                                                           **folders},
                                cwd=build, progress_bar=False)
