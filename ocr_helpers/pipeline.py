@@ -2,6 +2,7 @@
 
 import collections
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -53,11 +54,34 @@ def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, charset=C
     return dataset.batch(batch_size).map(scale_batch).prefetch(2)
 
 
-def array_epochs(images, labels, batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH):
+def augment_batch(images, labels, seed, max_shift=(0.025, 0.06), max_shrink=0.15, max_shear=0.15):
+    """Shift, shrink and shear each image of a batch a little, at random but reproducibly from `seed` (a pair).
+
+    Shifts are up to `max_shift` of the width and of the height, images shrink by up to `max_shrink` (never
+    grow, which would push characters at the edges out), shears go up to `max_shear`; the border pixels extend
+    into the space that opens up, so no frame appears.
+    """
+    count = tf.shape(images)[0]
+    height, width = float(images.shape[1]), float(images.shape[2])
+    draws = tf.random.stateless_uniform((count, 4), seed=seed, minval=-1.0, maxval=1.0)
+    inverse_zoom = 1 / (1 - max_shrink * (draws[:, 0] + 1) / 2)
+    shift_x, shift_y = max_shift[0] * width * draws[:, 1], max_shift[1] * height * draws[:, 2]
+    shear = max_shear * draws[:, 3]
+    centre_x, centre_y = width / 2, height / 2
+    zeros = tf.zeros_like(shear)
+    transforms = tf.stack([inverse_zoom, shear, centre_x * (1 - inverse_zoom) - shear * centre_y - shift_x,
+                           zeros, inverse_zoom, centre_y * (1 - inverse_zoom) - shift_y, zeros, zeros], axis=1)
+    moved = keras.ops.image.affine_transform(images[..., None], transforms, fill_mode="nearest")
+    return moved[..., 0], labels
+
+
+def array_epochs(images, labels, batch_size=32, seed=0, first_batch=0, augment=False, charset=CHARSET,
+                 label_length=LABEL_LENGTH):
     """Return an endless tf.data.Dataset of a saved dataset's batches, epoch after epoch, from batch `first_batch` on.
 
     Epoch e is shuffled by the seed pair (seed, e) alone, so batch k is the same however the dataset was used
     before: a stopped run can start again at the batch where it stopped (train_data=functools.partial(...)).
+    With `augment`, batch k is also shifted, zoomed and sheared at random, from seeds derived from (seed, k).
     """
     images = check_images(images, height=None, width=None)
     check_batch_size(batch_size)
@@ -72,7 +96,12 @@ def array_epochs(images, labels, batch_size=32, seed=0, first_batch=0, charset=C
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     orders = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch_order).skip(skip)
-    return orders.map(lambda index: (tf.gather(images, index), tf.gather(encoded, index))).map(scale_batch).prefetch(2)
+    batches = orders.map(lambda index: (tf.gather(images, index), tf.gather(encoded, index))).map(scale_batch)
+    if augment:
+        augment_seed = tf.constant([seed, 1], tf.int64)
+        batches = batches.enumerate(start=first_batch).map(
+            lambda step, batch: augment_batch(*batch, tf.random.experimental.stateless_fold_in(augment_seed, step)))
+    return batches.prefetch(2)
 
 
 def stream_batches(batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,

@@ -18,6 +18,8 @@ TEST_PARAMETERS = {
                              shuffle_buffer=24),
     "06_train_and_decode": dict(num_train_samples=96, num_extra_samples=32, num_epochs=2, batch_size=8,
                                 num_validation_samples=24, num_test_samples=24, beam_width=3),
+    "07_your_own_captchas": dict(practice_size=40, num_epochs=2, batch_size=8, practice_folder="practice_captchas",
+                                 synthetic_model_path="artifacts/captcha_ocr.keras"),
 }
 
 FOLDERS = {"data_dir": "data", "artifacts_dir": "artifacts", "backup_dir": "training_backup"}

@@ -4,6 +4,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import ocr_helpers as oh
 
@@ -118,3 +119,22 @@ def test_array_epochs_shuffles_each_epoch_by_seed_and_epoch_and_starts_at_any_ba
     later = oh.array_epochs(images, labels, batch_size=5, seed=4, first_batch=per_epoch + 1)
     for expected, (_, got) in zip(batches[per_epoch + 1:], later.take(3)):
         np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_augmented_epochs_repeat_exactly_and_start_at_any_batch(dataset):
+    images, labels = dataset
+    whole = [batch.numpy() for batch, _ in oh.array_epochs(images, labels, batch_size=5, seed=4, augment=True).take(6)]
+    plain = [batch.numpy() for batch, _ in oh.array_epochs(images, labels, batch_size=5, seed=4).take(6)]
+    later = oh.array_epochs(images, labels, batch_size=5, seed=4, augment=True, first_batch=4)
+    for expected, (got, _) in zip(whole[4:], later.take(2)):
+        np.testing.assert_array_equal(got.numpy(), expected)
+    assert all(np.abs(moved - still).mean() > 0.005 for moved, still in zip(whole, plain)), "every batch moves"
+    assert all(np.abs(moved - still).mean() < 0.2 for moved, still in zip(whole, plain)), "but only a little"
+
+
+def test_augment_batch_without_any_movement_gives_the_images_back(dataset):
+    images, labels = dataset
+    scaled = oh.scale_images(images[:4])
+    still, _ = oh.pipeline.augment_batch(tf.constant(scaled), labels[:4], tf.constant([1, 2], tf.int64),
+                                         max_shift=(0, 0), max_shrink=0, max_shear=0)
+    np.testing.assert_allclose(still.numpy(), scaled, atol=1e-5)
