@@ -175,8 +175,7 @@ def train(model, train_data, validation_images, validation_labels, epochs, steps
     compile_for_training(model, learning_rate, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch)
     settings = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "learning_rate": learning_rate,
                 "warmup_epochs": warmup_epochs, "patience": patience, "parameters": model.count_params(),
-                "charset": charset,
-                "validation": dataset_fingerprint(validation_images, list(validation_labels))}
+                "charset": charset, "validation": dataset_fingerprint(validation_images, list(validation_labels))}
     checkpoint = BestCheckpoint(patience=patience)
     record = continue_from_backup(model, state_path, settings, checkpoint)
     backup = TrainingBackup(state_path, settings, checkpoint, record.get("history"), record.get("stopped", False))
@@ -198,21 +197,21 @@ def train(model, train_data, validation_images, validation_labels, epochs, steps
         raise
     if stop_on_nan.failed_at is not None:
         raise nan_error(stop_on_nan.failed_at, learning_rate, model_path, backup_dir, backup.epochs_done)
+    finish_training(model, checkpoint, model_path, state_path)
+    history.history, history.epoch = backup.history, list(range(backup.epochs_done))
+    return history
+
+
+def finish_training(model, checkpoint, model_path, state_path):
+    """Put the best epoch's weights back, save the model if asked, and delete the backup, now finished with."""
     if checkpoint.best_weights is not None:
         model.set_weights(checkpoint.best_weights)
     if model_path is not None:
         save_model(model, model_path)
     if state_path is not None:
-        remove_backup(state_path)
-    history.history, history.epoch = backup.history, list(range(backup.epochs_done))
-    return history
-
-
-def remove_backup(state_path):
-    """Delete a finished run's backup file, and its folder if nothing else is in it."""
-    state_path.unlink(missing_ok=True)
-    if not any(state_path.parent.iterdir()):
-        state_path.parent.rmdir()
+        state_path.unlink(missing_ok=True)
+        if not any(state_path.parent.iterdir()):
+            state_path.parent.rmdir()
 
 
 def nan_error(failed_at, learning_rate, model_path, backup_dir, epochs_done):
