@@ -1,3 +1,4 @@
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -124,3 +125,17 @@ def test_adapt_model_keeps_the_trained_layers_and_starts_classes_from_matching_o
         np.testing.assert_array_equal(new_kernel[:, new_index], old_kernel[:, old_index])
     adapted.get_layer("block1_conv").kernel.assign(adapted.get_layer("block1_conv").kernel * 0)
     assert np.abs(model.get_layer("block1_conv").get_weights()[0]).sum() > 0, "a copy: the original is untouched"
+
+
+def test_labels_of_different_lengths_train_and_read_with_the_folders_charset(tmp_path):
+    images, labels = oh.draw_real_looking(24, seed=8, charset="xyz789", label_length=5, height=50, width=200)
+    labels = [label[:3 + index % 3] for index, label in enumerate(labels)]  # 3, 4 and 5 characters
+    loaded = oh.load_folder(oh.export_folder(tmp_path / "set", images, labels))
+    model = oh.build_model(num_classes=oh.num_classes(loaded.charset), filters=(4, 8, 8), dense_units=8, rnn_units=4)
+    data = functools.partial(oh.array_epochs, loaded.images[:16], loaded.labels[:16], batch_size=8,
+                             charset=loaded.charset, augment=True)
+    history = oh.train(model, data, loaded.images[16:], loaded.labels[16:], epochs=2, steps_per_epoch=2,
+                       charset=loaded.charset, progress=False)
+    assert len(history.history["loss"]) == 2 and all(np.isfinite(history.history["loss"]))
+    readings = oh.predict_text(model, loaded.images[16:], charset=loaded.charset)
+    assert len(readings) == 8 and all(set(text) <= set(loaded.charset) for text in readings)
