@@ -35,7 +35,7 @@ class LabeledFolder:
     @property
     def charset(self):
         """Every character the labels use, sorted: the model's character set."""
-        return "".join(sorted(set("".join(self.labels))))
+        return charset_of(self.labels)
 
     @property
     def repeated_labels(self):
@@ -57,6 +57,11 @@ class LabeledFolder:
                          f"{', '.join(names)}): all are kept, and a split keeps them on the same side.")
         lines += [f"Left out {name}: {reason}" for name, reason in self.problems]
         return "\n".join(lines)
+
+
+def charset_of(labels):
+    """Return every character `labels` use, sorted, as one string."""
+    return "".join(sorted(set("".join(labels))))
 
 
 def label_from_name(name):
@@ -184,7 +189,7 @@ def load_folder(folder, labels_csv=None, height=IMAGE_HEIGHT, width=IMAGE_WIDTH,
         labels.append(label)
         files.append(name)
     if labels and max_time_steps is not None:
-        too_long = dict(check_lengths(labels, charset or "".join(sorted(set("".join(labels)))), max_time_steps))
+        too_long = dict(check_lengths(labels, charset or charset_of(labels), max_time_steps))
         problems += [(files[index], f"the label {labels[index]!r} needs {steps} time steps and the model emits "
                                     f"{max_time_steps}: leave it out, or build the model for wider images")
                      for index, steps in too_long.items()]

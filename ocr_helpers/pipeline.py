@@ -42,12 +42,18 @@ def check_batch_size(batch_size):
         raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}.")
 
 
-def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, charset=CHARSET, label_length=LABEL_LENGTH):
-    """Return a tf.data.Dataset of a saved dataset's batches, scaled to 0..1 and reshuffled every epoch."""
+def checked_arrays(images, labels, batch_size, charset, label_length):
+    """Return (images, encoded labels) after checking the images, the labels and the batch size."""
     images = check_images(images, height=None, width=None)
     check_batch_size(batch_size)
     encoded = encode_labels(labels, charset, label_length)
     check_one_label_per_image(images, encoded)
+    return images, encoded
+
+
+def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, charset=CHARSET, label_length=LABEL_LENGTH):
+    """Return a tf.data.Dataset of a saved dataset's batches, scaled to 0..1 and reshuffled every epoch."""
+    images, encoded = checked_arrays(images, labels, batch_size, charset, label_length)
     dataset = tf.data.Dataset.from_tensor_slices((images, encoded))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
@@ -83,10 +89,7 @@ def array_epochs(images, labels, batch_size=32, seed=0, first_batch=0, augment=F
     before: a stopped run can start again at the batch where it stopped (train_data=functools.partial(...)).
     With `augment`, batch k is also shifted, zoomed and sheared at random, from seeds derived from (seed, k).
     """
-    images = check_images(images, height=None, width=None)
-    check_batch_size(batch_size)
-    encoded = encode_labels(labels, charset, label_length)
-    check_one_label_per_image(images, encoded)
+    images, encoded = checked_arrays(images, labels, batch_size, charset, label_length)
     batches_per_epoch = -(-len(images) // batch_size)
     first_epoch, skip = divmod(first_batch, batches_per_epoch)
     images, encoded = tf.constant(images), tf.constant(encoded)
