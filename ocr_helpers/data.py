@@ -170,6 +170,22 @@ def save_dataset(path, images, labels, info=None):
     return Path(path)
 
 
+def read_npz(path, read, what, advice):
+    """Return read(arrays) for an .npz file opened without pickle; a truncated or corrupt file, or one lacking
+    what `read` looks for, raises a ValueError naming the `what` at `path` and ending with `advice`."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return read(saved)
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError) as error:
+        raise ValueError(f"The {what} {path} is truncated or corrupt ({type(error).__name__}: {error}): "
+                         f"{advice}") from error
+
+
+def read_dataset(saved):
+    """Return (images, labels, info) from the arrays of a file written by save_dataset."""
+    return saved["images"], saved["labels"].tolist(), json.loads(saved["info"].item())
+
+
 def load_dataset(path, with_info=False):
     """Load (images, labels) saved by `save_dataset`; with `with_info`, also the dict describing them."""
     path = Path(path)
@@ -178,13 +194,7 @@ def load_dataset(path, with_info=False):
             f"No dataset at {path}: run notebooks/01_generate_data.ipynb, or call "
             f"oh.save_dataset(path, *oh.generate_dataset(num_samples))."
         )
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            images, labels, info = saved["images"], saved["labels"].tolist(), json.loads(saved["info"].item())
-    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError) as error:
-        raise ValueError(
-            f"The dataset file {path} is truncated or corrupt ({error}): delete it and generate it again."
-        ) from error
+    images, labels, info = read_npz(path, read_dataset, "dataset file", "delete it and generate it again.")
     if info.get("format") != DATASET_FORMAT or images.ndim != 3 or len(images) != len(labels):
         raise ValueError(f"{path} is not a dataset saved by ocr_helpers.save_dataset: delete it and generate it again.")
     return (images, labels, info) if with_info else (images, labels)

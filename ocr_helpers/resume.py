@@ -8,12 +8,12 @@ the model's variables (weights, batch-norm statistics and the dropout's random s
 
 import json
 import math
-import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from .data import read_npz
 from .files import atomic_write
 
 BACKUP_FORMAT = "ocr_helpers training backup 1"
@@ -38,23 +38,19 @@ def save_training_state(path, model, best_weights, record):
         np.savez(file, record=np.array(json.dumps({"format": BACKUP_FORMAT, **record})), **arrays)
 
 
-def corrupt_backup_error(path, detail):
-    """Return the ValueError for a backup that cannot be used, saying how to start over."""
-    return ValueError(f"The training backup {path} is truncated or corrupt ({detail}): delete the folder "
-                      f"{path.parent} to train from the first epoch again.")
+def read_backup(saved):
+    """Return (record, {name: array}) from the arrays of a file written by save_training_state."""
+    arrays = {name: saved[name] for name in saved.files}
+    return json.loads(arrays.pop("record").item()), arrays
 
 
 def load_training_state(path):
     """Return (record, {name: array}) from a file written by save_training_state."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            arrays = {name: saved[name] for name in saved.files}
-        record = json.loads(arrays.pop("record").item())
-    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError) as error:
-        raise corrupt_backup_error(path, f"{type(error).__name__}: {error}") from error
+    start_again = f"delete the folder {path.parent} to train from the first epoch again."
+    record, arrays = read_npz(path, read_backup, "training backup", start_again)
     if record.get("format") != BACKUP_FORMAT:
-        raise corrupt_backup_error(path, "not a backup written by ocr_helpers")
+        raise ValueError(f"The training backup {path} is not a backup written by ocr_helpers: {start_again}")
     return record, arrays
 
 

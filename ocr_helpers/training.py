@@ -167,8 +167,8 @@ def train(model, train_data, validation_images, validation_labels, epochs, steps
     if epochs <= warmup_epochs:
         raise ValueError(f"epochs ({epochs}) must exceed warmup_epochs ({warmup_epochs}): the step size would "
                          f"never come down. Train for more epochs or set warmup_epochs=0.")
-    check_label_fits(encode_labels(validation_labels, charset, max(map(len, validation_labels))),
-                     model.output_shape[1])
+    label_length = max(map(len, validation_labels))
+    check_label_fits(encode_labels(validation_labels, charset, label_length), model.output_shape[1])
     model_path = None if model_path is None else check_model_path(model_path)
     state_path = None if backup_dir is None else backup_path(backup_dir)
     steps_per_epoch = batches_per_epoch(train_data, steps_per_epoch)
@@ -186,7 +186,7 @@ def train(model, train_data, validation_images, validation_labels, epochs, steps
     if progress:
         chain.append(TrainingProgress())
     validation = array_dataset(validation_images, validation_labels, batch_size=256, shuffle=False, charset=charset,
-                               label_length=max(map(len, validation_labels)))
+                               label_length=label_length)
     try:
         history = model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                             validation_data=validation, callbacks=chain + list(callbacks), shuffle=False, verbose=0)
