@@ -20,6 +20,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".ocr-course-installed"
 TEST_BUILD = ROOT / "build" / "test-notebooks"
+BACKENDS = ("tensorflow", "jax")  # the Keras backends the course runs and is tested on; the first is the default
 
 
 def say(message):
@@ -59,8 +60,18 @@ def ensure_environment():
     os.replace(staged, STAMP)  # a stamp is whole or absent, never half-written
 
 
-def course_environment():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0", PYDEVD_DISABLE_FILE_VALIDATION="1")
+def check_backend():
+    """Stop at once, naming the supported backends, if KERAS_BACKEND asks for another one."""
+    backend = os.environ.get("KERAS_BACKEND", BACKENDS[0])
+    if backend not in BACKENDS:
+        sys.exit(f"run.py: KERAS_BACKEND={backend!r} is not supported here; use one of {', '.join(BACKENDS)} "
+                 f"(or leave it unset for {BACKENDS[0]}).")
+    return backend
+
+
+def course_environment(backend=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env["KERAS_BACKEND"] = backend or check_backend()
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
 
@@ -71,10 +82,13 @@ def reports(arguments):
 
 
 def test(arguments):
-    """Unit tests, then every notebook at test parameters, then nbval over the executed notebooks."""
-    env = course_environment()
+    """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX: the unit
+    tests and the series at test parameters again."""
+    env = course_environment("tensorflow")
     shutil.rmtree(TEST_BUILD, ignore_errors=True)
-    first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/faults", "tests/notebooks", *arguments, env=env)
+    say("TensorFlow backend: unit, main-job, fault, cross-backend and notebook tests")
+    first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/faults", "tests/backends",
+                "tests/notebooks", *arguments, env=env)
     executed = sorted(TEST_BUILD.glob("*.ipynb"))
     if not executed:
         say("no notebook was executed, so nbval has nothing to check")
@@ -82,7 +96,10 @@ def test(arguments):
     second = run(PYTHON, "-m", "pytest", "--nbval", "--nbval-current-env",
                  "--nbval-sanitize-with", ROOT / "tests" / "notebooks" / "sanitize.cfg",
                  "-p", "no:cacheprovider", *executed, env=env)
-    return first or second
+    say("JAX backend: unit tests and the series at test parameters")
+    third = run(PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py", *arguments,
+                env=course_environment("jax"))
+    return first or second or third
 
 
 def lab(arguments):
@@ -95,6 +112,7 @@ def main():
     parser.add_argument("command", choices=["reports", "test", "lab", "setup"])
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help="passed on to the tool the command runs")
     options = parser.parse_args()
+    check_backend()
     ensure_environment()
     if options.command == "setup":
         return 0

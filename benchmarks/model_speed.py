@@ -28,33 +28,21 @@ def parse_arguments():
     parser.add_argument("--num-rounds", type=int, default=3)
     parser.add_argument("--variant", action="append", default=[],
                         help="filters of another build_model to time, e.g. 24,48,96 (repeatable)")
-    parser.add_argument("--keras-ctc", action="store_true",
-                        help="also time build_model trained with keras.ops.ctc_loss instead of oh.ctc_loss")
     parser.add_argument("--all-pooling", action="store_true", help="also time build_model with no strided block")
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "validation.npz")
     return parser.parse_args()
-
-
-def keras_ctc_loss(labels, logits):
-    """The CTC loss through keras.ops.ctc_loss, to compare with oh.CTCLoss's fused kernel."""
-    return keras.ops.ctc_loss(keras.ops.cast(labels, "int32"), logits, *oh.ctc.lengths_of(labels, logits),
-                              mask_index=oh.BLANK_INDEX)
 
 
 def main():
     arguments = parse_arguments()
     keras.utils.set_random_seed(0)
     images, labels = oh.load_or_generate_dataset(arguments.data, 2_000, seed=43)
-    images, encoded = images / 255.0, oh.encode_labels(labels)
+    encoded = oh.encode_labels(labels)  # the models take the uint8 images as they are
     models = {"seed, read along the width": oh.compile_model(oh.build_seed_model()),
               "build_model()": oh.compile_model(oh.build_model())}
     for variant in arguments.variant:
         filters = tuple(int(value) for value in variant.split(","))
         models[f"build_model(filters={filters})"] = oh.compile_model(oh.build_model(filters=filters))
-    if arguments.keras_ctc:
-        keras_ctc_model = oh.build_model()
-        keras_ctc_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras_ctc_loss)
-        models["build_model(), keras.ops.ctc_loss"] = keras_ctc_model
     if arguments.all_pooling:
         models["build_model(strided_blocks=0)"] = oh.compile_model(oh.build_model(strided_blocks=0))
     speeds = oh.compare_speeds(models, images, encoded, arguments.batch_size, arguments.num_batches,

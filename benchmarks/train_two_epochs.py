@@ -59,8 +59,8 @@ def main():
     images, labels = oh.load_or_generate_dataset(arguments.data_dir / "train.npz", 20_000, seed=arguments.data_seed)
     validation_images, validation_labels = oh.load_or_generate_dataset(arguments.data_dir / "validation.npz", 2_000,
                                                                        seed=arguments.data_seed + 1)
-    train = images / np.float32(255), oh.encode_labels(labels)
-    validation = validation_images / np.float32(255), oh.encode_labels(validation_labels)
+    train = images, oh.encode_labels(labels)  # uint8: the models scale the pixels themselves
+    validation = validation_images, oh.encode_labels(validation_labels)
     print(f"{platform.machine()}, {os.cpu_count()} cores; {len(images):,} training images, "
           f"batch {arguments.batch_size}, Adam {arguments.learning_rate}, {arguments.num_epochs} epochs", flush=True)
     filters = tuple(int(value) for value in arguments.filters.split(",")) if arguments.filters else oh.model.FILTERS

@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from .labels import BLANK_INDEX, CHARSET, decode_labels, label_lengths
 
@@ -59,31 +58,23 @@ def ctc_loss_numpy(label, logits, blank_index=BLANK_INDEX):
 
 
 def check_logit_lengths(logit_lengths, logits):
-    """Raise ValueError, when running eagerly, if a logit length exceeds the time steps the logits have."""
-    if tf.executing_eagerly() and tf.size(logit_lengths) > 0:
-        longest, steps = int(tf.reduce_max(logit_lengths)), int(logits.shape[1])
-        if longest > steps:
-            raise ValueError(f"logit_lengths go up to {longest} time steps but the logits have {steps}: take the "
-                             f"lengths from the model's output (logits.shape[1]), not from the image size.")
+    """Raise ValueError if a logit length exceeds the time steps the logits have (checked on concrete values only)."""
+    try:
+        lengths = np.asarray(logit_lengths)
+    except (TypeError, NotImplementedError, ValueError):  # a symbolic tensor inside a compiled function
+        return
+    if lengths.size and lengths.dtype != object and int(lengths.max()) > logits.shape[1]:
+        raise ValueError(f"logit_lengths go up to {int(lengths.max())} time steps but the logits have "
+                         f"{logits.shape[1]}: take the lengths from the model's output (logits.shape[1]), not "
+                         f"from the image size.")
 
 
 def ctc_loss(labels, logits, label_lengths, logit_lengths):
-    """Return one CTC loss per sample, as keras.ops.ctc_loss(..., mask_index=0) does, with TensorFlow's fused kernel."""
-    labels = tf.convert_to_tensor(labels, dtype=tf.int32)
-    label_lengths = tf.cast(label_lengths, tf.int32)
-    logit_lengths = tf.cast(logit_lengths, tf.int32)
-    logits = tf.cast(logits, tf.float32)
+    """Return one CTC loss per sample: keras.ops.ctc_loss with the blank at 0, refusing lengths past the logits."""
+    logits = keras.ops.convert_to_tensor(logits, dtype="float32")
     check_logit_lengths(logit_lengths, logits)
-    positions = tf.range(tf.shape(labels)[1])[None, :]
-    empty = label_lengths == 0  # the fused kernel refuses empty labels: give them a stand-in, then swap the result
-    labels = tf.where(positions < label_lengths[:, None], labels, BLANK_INDEX)
-    labels = tf.where(empty[:, None] & (positions == 0), BLANK_INDEX + 1, labels)
-    loss = tf.nn.ctc_loss(tf.sparse.from_dense(labels), logits, label_length=None, logit_length=logit_lengths,
-                          logits_time_major=False, blank_index=BLANK_INDEX)
-    steps = tf.range(tf.shape(logits)[1])[None, :] < logit_lengths[:, None]
-    blank_log_probs = tf.nn.log_softmax(logits)[:, :, BLANK_INDEX]
-    blanks_only = -tf.reduce_sum(tf.where(steps, blank_log_probs, 0.0), axis=1)
-    return tf.where(empty, blanks_only, loss)
+    return keras.ops.ctc_loss(keras.ops.cast(labels, "int32"), logits, keras.ops.cast(label_lengths, "int32"),
+                              keras.ops.cast(logit_lengths, "int32"), mask_index=BLANK_INDEX)
 
 
 def time_steps_of(logits):

@@ -1,4 +1,9 @@
-"""Build the CRNN that reads a CAPTCHA column by column, and the seed tutorial's model (taught in notebook 03)."""
+"""Build the CRNN that reads a CAPTCHA column by column, and the seed tutorial's model (taught in notebook 03).
+
+Both take the uint8 images that `generate_dataset` and `load_folder` make: a `Rescaling` layer inside the model
+turns pixels 0..255 into 0..1, and the output layer, `CharsetLogits`, carries the character set its classes
+stand for, so a saved `.keras` file is the whole reader.
+"""
 
 import math
 
@@ -7,9 +12,9 @@ import numpy as np
 from keras import layers
 
 from .data import IMAGE_HEIGHT, IMAGE_WIDTH
-from .labels import CHARSET, LABEL_LENGTH, char_to_index, num_classes as count_classes
+from .labels import BLANK_INDEX, CHARSET, LABEL_LENGTH, char_to_index, check_charset, num_classes
 
-NUM_CLASSES = count_classes()
+NUM_CLASSES = num_classes()
 FILTERS = (16, 32, 64)
 DENSE_UNITS = 128
 RNN_UNITS = 64
@@ -44,6 +49,30 @@ def check_time_steps(width, label_length, pool_sizes=POOL_SIZES, strided_blocks=
     return emitted
 
 
+@keras.saving.register_keras_serializable(package="ocr_helpers")
+class CharsetLogits(layers.Dense):
+    """The output layer: one logit per character of `charset` plus the CTC blank (class 0), saved with the charset."""
+
+    def __init__(self, charset=CHARSET, **kwargs):
+        charset = check_charset(charset)
+        units = kwargs.pop("units", num_classes(charset))
+        if units != num_classes(charset):
+            raise ValueError(f"CharsetLogits has {units} units but the character set {charset!r} needs "
+                             f"{num_classes(charset)} (one per character and the blank).")
+        super().__init__(units, **kwargs)
+        self.charset = charset
+
+    def get_config(self):
+        return {**super().get_config(), "charset": self.charset}
+
+
+def image_input(height, width):
+    """Return the model's input, uint8 images (batch, height, width), and the same scaled to 0..1 with a channel."""
+    images = keras.Input((height, width), dtype="uint8", name="images")
+    x = layers.Rescaling(1 / 255, name="scale_pixels")(images)
+    return images, layers.Reshape((height, width, 1), name="add_channel")(x)
+
+
 def conv_block(x, filters, pool_size, name, strided=False, batch_norm=True):
     """Apply a 3x3 convolution, batch normalization and ReLU, shrinking by pool_size with a stride or a max pool."""
     strides = pool_size if strided else 1
@@ -63,16 +92,15 @@ def image_to_columns(x, name="columns"):
     return layers.Reshape((width, height * channels), name=name)(x)
 
 
-def build_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_classes=NUM_CLASSES, label_length=LABEL_LENGTH,
+def build_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, charset=CHARSET, label_length=LABEL_LENGTH,
                 filters=FILTERS, dense_units=DENSE_UNITS, rnn_units=RNN_UNITS, dropout=DROPOUT,
                 pool_sizes=POOL_SIZES, strided_blocks=STRIDED_BLOCKS, batch_norm=True, name="captcha_ocr"):
-    """Build the CRNN: images (batch, height, width) scaled to 0..1 in, logits (batch, time_steps, classes) out."""
+    """Build the CRNN: uint8 images (batch, height, width) in, logits (batch, time_steps, 1 + len(charset)) out."""
     if len(filters) != len(pool_sizes):
         raise ValueError(f"Give one pool size per convolution block: {len(filters)} filters, "
                          f"{len(pool_sizes)} pool sizes.")
     check_time_steps(width, label_length, pool_sizes, strided_blocks)
-    images = keras.Input((height, width), name="images")
-    x = layers.Reshape((height, width, 1), name="add_channel")(images)
+    images, x = image_input(height, width)
     for block, (block_filters, pool_size) in enumerate(zip(filters, pool_sizes), start=1):
         x = conv_block(x, block_filters, pool_size, name=f"block{block}", strided=block <= strided_blocks,
                        batch_norm=batch_norm)
@@ -80,16 +108,15 @@ def build_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_classes=NUM_CLASSES,
     x = layers.Dense(dense_units, activation="relu", name="column_features")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True), name="read_columns")(x)
-    logits = layers.Dense(num_classes, name="logits")(x)
+    logits = CharsetLogits(charset, name="logits")(x)
     return keras.Model(images, logits, name=name)
 
 
-def build_seed_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_classes=NUM_CLASSES, time_axis="width"):
+def build_seed_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, charset=CHARSET, time_axis="width"):
     """Build the seed tutorial's CNN + two BiLSTMs, reading along `time_axis` and returning logits."""
     if time_axis not in ("width", "height"):
         raise ValueError(f"time_axis must be 'width' or 'height', not {time_axis!r}.")
-    images = keras.Input((height, width), name="images")
-    x = layers.Reshape((height, width, 1), name="add_channel")(images)
+    images, x = image_input(height, width)
     for block, block_filters in enumerate((32, 64, 128), start=1):
         x = layers.Conv2D(block_filters, 3, padding="same", activation="relu", name=f"seed{block}_conv")(x)
         x = layers.MaxPooling2D(2, name=f"seed{block}_pool")(x)
@@ -100,7 +127,7 @@ def build_seed_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_classes=NUM_CLA
         x = layers.Reshape((rows, columns * channels), name="rows")(x)
     x = layers.Bidirectional(layers.LSTM(128, return_sequences=True), name="seed_lstm1")(x)
     x = layers.Bidirectional(layers.LSTM(64, return_sequences=True), name="seed_lstm2")(x)
-    logits = layers.Dense(num_classes, name="logits")(x)
+    logits = CharsetLogits(charset, name="logits")(x)
     return keras.Model(images, logits, name=f"seed_model_{time_axis}")
 
 
@@ -112,7 +139,20 @@ def matching_class(char, old_lookup):
     return None
 
 
-def adapt_model(model, charset, old_charset=CHARSET):
+def model_charset(model):
+    """Return the character set a model reads: the one its CharsetLogits layer carries, else the default CHARSET."""
+    carriers = [layer for layer in model.layers if isinstance(layer, CharsetLogits)]
+    if carriers:
+        return carriers[-1].charset
+    classes = model.output_shape[-1]
+    if classes != NUM_CLASSES:
+        raise ValueError(f"The model {model.name!r} carries no character set and has {classes} output classes, "
+                         f"not the {NUM_CLASSES} of the default one ({CHARSET!r} and the blank): it was not built "
+                         f"with oh.build_model. Rebuild it with oh.build_model(charset=...) and copy its weights.")
+    return CHARSET
+
+
+def adapt_model(model, charset):
     """Return a copy of a trained model whose output layer reads `charset`, for fine-tuning on new labels.
 
     Every layer but the last keeps its trained weights. Each new class starts from the old class of the same
@@ -121,12 +161,13 @@ def adapt_model(model, charset, old_charset=CHARSET):
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     features = copy.get_layer("logits").input
-    logits = layers.Dense(count_classes(charset), name="logits")
+    logits = CharsetLogits(charset, name="logits")
     adapted = keras.Model(copy.input, logits(features), name=f"{model.name}_adapted")
     kernel, bias = (np.array(weights) for weights in logits.get_weights())
     old_kernel, old_bias = model.get_layer("logits").get_weights()
-    old_lookup = char_to_index(old_charset)
-    pairs = [(0, 0)] + [(new, matching_class(char, old_lookup)) for char, new in char_to_index(charset).items()]
+    old_lookup = char_to_index(model_charset(model))
+    pairs = [(BLANK_INDEX, BLANK_INDEX)] + [(new, matching_class(char, old_lookup))
+                                            for char, new in char_to_index(charset).items()]
     for new, old in pairs:
         if old is not None:
             kernel[:, new], bias[new] = old_kernel[:, old], old_bias[old]

@@ -1,10 +1,14 @@
-"""Feed the model batches: from a saved dataset, or drawn fresh while it trains (taught in notebook 05)."""
+"""Feed the model batches: from a saved dataset, or drawn fresh while it trains (taught in notebook 05).
 
-import collections
+Every pipeline here is a `keras.utils.PyDataset`, so it runs on any Keras backend, and batch `k` is a function
+of `k` alone: a run stopped after batch `k` continues with batch `k + 1`, the same as if it had never stopped.
+Images stay uint8, as drawn; the model scales them itself.
+"""
+
+import itertools
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from .data import IMAGE_HEIGHT, IMAGE_WIDTH, check_one_label_per_image, default_num_workers, draw_chunk, worker_pool
 from .labels import CHARSET, LABEL_LENGTH, check_charset, encode_labels
@@ -15,25 +19,15 @@ def check_images(images, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
     images = np.asarray(images)
     size_matches = images.ndim == 3 and height in (None, images.shape[1]) and width in (None, images.shape[2])
     if images.dtype != np.uint8 or not size_matches:
-        raise ValueError(
-            f"Expected uint8 images of shape (N, {height or 'height'}, {width or 'width'}), "
-            f"as oh.generate_dataset makes them, "
-            f"got {images.dtype} of shape {images.shape}: for one image pass image[None], and convert "
-            f"a PIL image with np.asarray(image.convert('L'))."
-        )
+        hint = ("for one image pass image[None], and convert a PIL image with np.asarray(image.convert('L'))"
+                if images.ndim != 4 else
+                f"these have {images.shape[-1]} channels; the model reads grayscale, so convert them with "
+                f"np.asarray(Image.fromarray(image).convert('L')) or oh.fit_image")
+        raise ValueError(f"Expected uint8 images of shape (N, {height or 'height'}, {width or 'width'}), "
+                         f"as oh.generate_dataset makes them, got {images.dtype} of shape {images.shape}: {hint}.")
     if len(images) == 0:
         raise ValueError("There are no images: give at least one.")
     return images
-
-
-def scale_images(images):
-    """Turn uint8 pixels 0..255 into the float32 values 0..1 the model reads."""
-    return np.asarray(images, dtype=np.float32) / np.float32(255)
-
-
-def scale_batch(images, labels):
-    """Turn a batch of uint8 images into the float32 values 0..1 the model reads, inside a tf.data pipeline."""
-    return tf.cast(images, tf.float32) / 255, labels
 
 
 def check_batch_size(batch_size):
@@ -51,110 +45,184 @@ def checked_arrays(images, labels, batch_size, charset, label_length):
     return images, encoded
 
 
-def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, charset=CHARSET, label_length=LABEL_LENGTH):
-    """Return a tf.data.Dataset of a saved dataset's batches, scaled to 0..1 and reshuffled every epoch."""
-    images, encoded = checked_arrays(images, labels, batch_size, charset, label_length)
-    dataset = tf.data.Dataset.from_tensor_slices((images, encoded))
-    if shuffle:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).map(scale_batch).prefetch(2)
-
-
-def augment_batch(images, labels, seed, max_shift=(0.025, 0.06), max_shrink=0.15, max_shear=0.15):
-    """Shift, shrink and shear each image of a batch a little, at random but reproducibly from `seed` (a pair).
+def augment_batch(images, seed, max_shift=(0.025, 0.06), max_shrink=0.15, max_shear=0.15):
+    """Shift, shrink and shear each uint8 image of a batch a little, at random but reproducibly from `seed`.
 
     Shifts are up to `max_shift` of the width and of the height, images shrink by up to `max_shrink` (never
     grow, which would push characters at the edges out), shears go up to `max_shear`; the border pixels extend
     into the space that opens up, so no frame appears.
     """
-    count = tf.shape(images)[0]
-    height, width = float(images.shape[1]), float(images.shape[2])
-    draws = tf.random.stateless_uniform((count, 4), seed=seed, minval=-1.0, maxval=1.0)
+    height, width = images.shape[1:3]
+    draws = np.random.default_rng(seed).uniform(-1.0, 1.0, size=(len(images), 4)).astype(np.float32)
     inverse_zoom = 1 / (1 - max_shrink * (draws[:, 0] + 1) / 2)
     shift_x, shift_y = max_shift[0] * width * draws[:, 1], max_shift[1] * height * draws[:, 2]
     shear = max_shear * draws[:, 3]
     centre_x, centre_y = width / 2, height / 2
-    zeros = tf.zeros_like(shear)
-    transforms = tf.stack([inverse_zoom, shear, centre_x * (1 - inverse_zoom) - shear * centre_y - shift_x,
+    zeros = np.zeros_like(shear)
+    transforms = np.stack([inverse_zoom, shear, centre_x * (1 - inverse_zoom) - shear * centre_y - shift_x,
                            zeros, inverse_zoom, centre_y * (1 - inverse_zoom) - shift_y, zeros, zeros], axis=1)
-    moved = keras.ops.image.affine_transform(images[..., None], transforms, fill_mode="nearest")
-    return moved[..., 0], labels
+    moved = keras.ops.image.affine_transform(images[..., None].astype(np.float32), transforms, fill_mode="nearest")
+    return np.clip(np.round(keras.ops.convert_to_numpy(moved)[..., 0]), 0, 255).astype(np.uint8)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches (uint8 images, encoded labels) of arrays in memory; epoch e is shuffled by the seed pair (seed, e).
+
+    With `endless`, batch k is batch k % batches_per_epoch of epoch k // batches_per_epoch, counted from
+    `first_batch`, and there is no end; otherwise one epoch is `len(self)` batches and `on_epoch_end` (which
+    `fit` calls) moves on to the next epoch's order. With `augment`, batch k is also moved by augment_batch,
+    from a seed derived from (seed, k).
+    """
+
+    def __init__(self, images, encoded, batch_size=32, seed=0, shuffle=True, endless=False, first_batch=0,
+                 augment=False, **kwargs):
+        super().__init__(**kwargs)
+        self.images, self.encoded, self.batch_size, self.seed = images, encoded, batch_size, seed
+        self.shuffle, self.endless, self.first_batch, self.augment = shuffle, endless, first_batch, augment
+        self.batches_per_epoch = -(-len(images) // batch_size)
+        self.epoch, self.orders = 0, {}
+
+    def __len__(self):
+        if self.endless:
+            raise TypeError("An endless ArrayBatches has no length: give fit() steps_per_epoch.")
+        return self.batches_per_epoch
+
+    @property
+    def num_batches(self):
+        return None if self.endless else self.batches_per_epoch
+
+    def order(self, epoch):
+        """Return the order of the rows in `epoch` (kept for the current epoch only)."""
+        if epoch not in self.orders:
+            rng = np.random.default_rng([self.seed, epoch])
+            self.orders = {epoch: rng.permutation(len(self.images)) if self.shuffle else np.arange(len(self.images))}
+        return self.orders[epoch]
+
+    def __getitem__(self, index):
+        if not self.endless and not 0 <= index < self.batches_per_epoch:
+            raise IndexError(f"Batch {index} of an epoch of {self.batches_per_epoch} batches.")
+        step = self.first_batch + index
+        epoch, position = divmod(step, self.batches_per_epoch) if self.endless else (self.epoch, index)
+        rows = self.order(epoch)[position * self.batch_size:(position + 1) * self.batch_size]
+        images = self.images[rows]
+        if self.augment:
+            images = augment_batch(images, [self.seed, 1, step])
+        return images, self.encoded[rows]
+
+    def on_epoch_end(self):
+        if not self.endless:
+            self.epoch += 1
+
+
+def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, charset=CHARSET, label_length=LABEL_LENGTH):
+    """Return one epoch of a saved dataset as a PyDataset of batches, in a new order every epoch unless not `shuffle`."""
+    images, encoded = checked_arrays(images, labels, batch_size, charset, label_length)
+    return ArrayBatches(images, encoded, batch_size, seed, shuffle)
 
 
 def array_epochs(images, labels, batch_size=32, seed=0, first_batch=0, augment=False, charset=CHARSET,
                  label_length=LABEL_LENGTH):
-    """Return an endless tf.data.Dataset of a saved dataset's batches, epoch after epoch, from batch `first_batch` on.
+    """Return an endless PyDataset of a saved dataset's batches, epoch after epoch, from batch `first_batch` on.
 
     Epoch e is shuffled by the seed pair (seed, e) alone, so batch k is the same however the dataset was used
     before: a stopped run can start again at the batch where it stopped (train_data=functools.partial(...)).
-    With `augment`, batch k is also shifted, zoomed and sheared at random, from seeds derived from (seed, k).
+    With `augment`, batch k is also shifted, shrunk and sheared at random, from seeds derived from (seed, k).
     """
     images, encoded = checked_arrays(images, labels, batch_size, charset, label_length)
-    batches_per_epoch = -(-len(images) // batch_size)
-    first_epoch, skip = divmod(first_batch, batches_per_epoch)
-    images, encoded = tf.constant(images), tf.constant(encoded)
+    return ArrayBatches(images, encoded, batch_size, seed, endless=True, first_batch=first_batch, augment=augment)
 
-    def epoch_order(epoch):
-        order = tf.random.experimental.stateless_shuffle(tf.range(len(images)), seed=tf.stack([seed, epoch]))
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
-    orders = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch_order).skip(skip)
-    batches = orders.map(lambda index: (tf.gather(images, index), tf.gather(encoded, index))).map(scale_batch)
-    if augment:
-        augment_seed = tf.constant([seed, 1], tf.int64)
-        batches = batches.enumerate(start=first_batch).map(
-            lambda step, batch: augment_batch(*batch, tf.random.experimental.stateless_fold_in(augment_seed, step)))
-    return batches.prefetch(2)
+class StreamBatches(keras.utils.PyDataset):
+    """New CAPTCHAs forever as a PyDataset: batch k holds images k * batch_size onwards of dataset `seed`.
+
+    Worker processes draw the next `prefetch` batches ahead. With `repeats` r above 1, every r * r batches
+    are made of r newly drawn batches, each image used r times, shuffled by (seed, block): more batches a
+    second for the same drawing work, still a function of k alone. Call `close()` (or use `with`) to stop the
+    workers; they also stop when the object is garbage collected.
+    """
+
+    def __init__(self, batch_size=32, seed=0, first_batch=0, repeats=1, charset=CHARSET, label_length=LABEL_LENGTH,
+                 height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None, **kwargs):
+        super().__init__(**kwargs)
+        check_batch_size(batch_size)
+        if not isinstance(repeats, (int, np.integer)) or repeats < 1:
+            raise ValueError(f"repeats must be a whole number of at least 1, got {repeats!r}.")
+        self.batch_size, self.seed, self.first_batch, self.repeats = batch_size, seed, first_batch, repeats
+        self.drawing = (check_charset(charset), label_length, height, width)
+        self.num_workers = num_workers or default_num_workers()
+        self.prefetch = prefetch or 4 * self.num_workers
+        self.pool, self.pending, self.block = None, {}, (None, None)
+
+    @property
+    def num_batches(self):
+        return None
+
+    def draw(self, number):
+        """Return drawn batch `number` (images, encoded labels), keeping the next `prefetch` batches in the works."""
+        if self.pool is None:
+            self.pool = worker_pool(self.num_workers)
+        for ahead in range(number, number + self.prefetch):
+            if ahead not in self.pending:
+                start = ahead * self.batch_size
+                self.pending[ahead] = self.pool.submit(draw_chunk, self.seed, start, start + self.batch_size,
+                                                       *self.drawing)
+        _, images, labels = self.pending[number].result()
+        for old in [key for key in self.pending if key < number - 2 or key >= number + 2 * self.prefetch]:
+            del self.pending[old]  # a batch still being drawn finishes unread; close() stops the workers
+        return images, encode_labels(labels, self.drawing[0], self.drawing[1])
+
+    def block_arrays(self, block):
+        """Return the images and labels of a block of repeats newly drawn batches, and their order of use."""
+        if self.block[0] != block:
+            drawn = [self.draw(block * self.repeats + part) for part in range(self.repeats)]
+            images, encoded = (np.concatenate(arrays) for arrays in zip(*drawn))
+            uses = np.tile(np.arange(len(images)), self.repeats)
+            self.block = block, (images, encoded, np.random.default_rng([self.seed, block]).permutation(uses))
+        return self.block[1]
+
+    def __getitem__(self, index):
+        step = self.first_batch + index
+        if self.repeats == 1:
+            return self.draw(step)
+        block, position = divmod(step, self.repeats * self.repeats)
+        images, encoded, order = self.block_arrays(block)
+        rows = order[position * self.batch_size:(position + 1) * self.batch_size]
+        return images[rows], encoded[rows]
+
+    def close(self):
+        """Stop the worker processes and drop the batches drawn ahead."""
+        self.pending = {}
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        if hasattr(self, "pending"):  # not if __init__ failed
+            self.close()
+
+
+def stream_dataset(batch_size=32, seed=0, repeats=1, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,
+                   height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None):
+    """Return the stream of new CAPTCHAs as a PyDataset for model.fit(stream, steps_per_epoch=..., epochs=...).
+
+    With `repeats` above 1, each drawn image is used that many times, in a shuffled block: drawing an image
+    costs more than a training step on it, so this trains on more batches a second while never running out of
+    new images. `first_batch` starts the stream part-way, exactly where an interrupted run stopped.
+    """
+    return StreamBatches(batch_size, seed, first_batch, repeats, charset, label_length, height, width, num_workers)
 
 
 def stream_batches(batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,
                    height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None):
     """Yield batches (uint8 images, encoded labels) of new CAPTCHAs forever, drawn in parallel: batch k holds
     images k * batch_size onwards of dataset `seed`, so the stream is the same on every run and never repeats."""
-    charset = check_charset(charset)
-    check_batch_size(batch_size)
-    num_workers = num_workers or default_num_workers()
-    prefetch = prefetch or 4 * num_workers
-    with worker_pool(num_workers) as pool:
-        pending = collections.deque()
-        next_batch = first_batch
-        try:
-            while True:
-                while len(pending) < prefetch:
-                    start = next_batch * batch_size
-                    pending.append(pool.submit(draw_chunk, seed, start, start + batch_size, charset, label_length,
-                                               height, width))
-                    next_batch += 1
-                _, images, labels = pending.popleft().result()
-                yield images, encode_labels(labels, charset, label_length)
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def stream_dataset(batch_size=32, seed=0, repeats=1, shuffle_buffer=10_000, first_batch=0, charset=CHARSET,
-                   label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None):
-    """Wrap `stream_batches` in a tf.data.Dataset, for model.fit(dataset, steps_per_epoch=..., epochs=...).
-
-    With `repeats` above 1, each drawn image is used that many times, at random places in a window of
-    `shuffle_buffer` images: drawing an image costs more than a training step on it, so this trains on more
-    batches a second while still never running out of new images. `first_batch` starts the stream part-way,
-    exactly where an interrupted run stopped; that is possible with `repeats=1` only, since the shuffle
-    window's contents are not saved.
-    """
-    if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(f"repeats must be a whole number of at least 1, got {repeats!r}.")
-    if first_batch and repeats > 1:
-        raise ValueError(f"A stream with repeats={repeats} cannot start part-way (first_batch={first_batch}): its "
-                         f"shuffle window is not saved. Use repeats=1 for a run you may need to continue.")
-    signature = (tf.TensorSpec((None, height, width), tf.uint8), tf.TensorSpec((None, label_length), tf.int32))
-    dataset = tf.data.Dataset.from_generator(
-        lambda: stream_batches(batch_size, seed, first_batch, charset, label_length, height, width, num_workers),
-        output_signature=signature,
-    )
-    if repeats > 1:
-        dataset = (dataset.unbatch()
-                   .flat_map(lambda image, label: tf.data.Dataset.from_tensors((image, label)).repeat(repeats))
-                   .shuffle(shuffle_buffer, seed=seed)
-                   .batch(batch_size))
-    return dataset.map(scale_batch).prefetch(2)
+    with StreamBatches(batch_size, seed, first_batch, 1, charset, label_length, height, width, num_workers,
+                       prefetch) as stream:
+        for index in itertools.count():
+            yield stream[index]

@@ -5,24 +5,25 @@ import collections
 import numpy as np
 
 from .ctc import beam_search_decode, greedy_decode
-from .labels import CHARSET
-from .pipeline import check_images, scale_images
+from .model import model_charset
+from .pipeline import check_images
 
 
 def predict_logits(model, images, batch_size=256):
     """Return the model's logits, shape (N, time_steps, classes), for uint8 images (N, height, width)."""
     images = check_images(images, *model.input_shape[1:3])
-    chunks = [model.predict_on_batch(scale_images(images[start:start + batch_size]))
-              for start in range(0, len(images), batch_size)]
+    chunks = [model.predict_on_batch(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
     return np.concatenate([np.asarray(chunk) for chunk in chunks])
 
 
-def predict_text(model, images, batch_size=256, beam_width=None, charset=CHARSET):
+def predict_text(model, images, batch_size=256, beam_width=None, charset=None):
     """Read uint8 images (N, height, width), as generate_dataset makes them, and return one string per image.
 
     Images of another size or dtype raise a ValueError that names the expected shape; nothing is resized.
+    The characters are the ones the model carries (oh.build_model(charset=...)) unless `charset` is given.
     Decoding is greedy unless `beam_width` is given, then it is a beam search that wide.
     """
+    charset = model_charset(model) if charset is None else charset
     logits = predict_logits(model, images, batch_size)
     if beam_width is None:
         return greedy_decode(logits, charset)

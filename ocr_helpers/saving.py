@@ -10,6 +10,7 @@ import keras
 
 from .files import FILE_MODE
 from . import ctc  # noqa: F401  (registers CTCLoss, so a compiled model loads without custom_objects)
+from .model import model_charset
 
 
 def check_model_path(path):
@@ -56,14 +57,43 @@ def check_archive(path):
         raise corrupt_model_error(path, f"bad entry: {damaged}")
 
 
+def scales_its_pixels(model):
+    """Return True if the model has a Rescaling layer, so it reads uint8 pixels 0..255 itself."""
+    return any(isinstance(layer, keras.layers.Rescaling) for layer in model._flatten_layers())
+
+
+def with_rescaling(model):
+    """Return a model that takes uint8 images and scales them for `model`, saved before pixels were scaled inside."""
+    images = keras.Input(model.input_shape[1:], dtype="uint8", name="images")
+    scaled = keras.layers.Rescaling(1 / 255, name="scale_pixels")(images)
+    return keras.Model(images, model(scaled), name=model.name)
+
+
+def check_reader(model, path):
+    """Raise ValueError unless `model` reads grayscale images (N, height, width) into logits (N, steps, classes)."""
+    if len(model.input_shape) != 3 or len(model.output_shape) != 3:
+        raise ValueError(f"The model in {path} takes inputs of shape {model.input_shape} and returns "
+                         f"{model.output_shape}: a CAPTCHA reader here takes grayscale images (N, height, width) "
+                         f"and returns logits (N, time_steps, classes). Was it made by another program?")
+    try:
+        model_charset(model)
+    except ValueError as error:
+        raise ValueError(f"The model in {path} cannot be read with: {error}") from None
+
+
 def load_model(path, compile=True):
-    """Load a model saved by save_model, with safe_mode on, so no Python code hidden in the file can run."""
+    """Load a model saved by save_model, with safe_mode on, so no Python code hidden in the file can run.
+
+    A model saved before pixels were scaled inside the model is wrapped so that it too takes uint8 images.
+    """
     path = check_model_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No model at {path}: train one first (notebook 04 or 06, or "
                                 f"`python3 run.py reports`), or check the path.")
     check_archive(path)
     try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+        model = keras.saving.load_model(path, compile=compile, safe_mode=True)
     except (zipfile.BadZipFile, EOFError, KeyError, OSError) as error:
         raise corrupt_model_error(path, f"{type(error).__name__}: {error}") from error
+    check_reader(model, path)
+    return model if scales_its_pixels(model) else with_rescaling(model)

@@ -41,7 +41,6 @@ def training_speed(model, images, labels, batch_size=64, num_batches=10, warmup_
     """Return training images per second of a compiled model on (images, encoded labels), after a warm-up."""
     check_compiled(model)
     check_batches(images, batch_size, num_batches)
-    images = np.asarray(images, dtype=np.float32)
     return time_batches(lambda x, y: model.train_on_batch(x, y), images, labels, batch_size, num_batches,
                         warmup_batches)
 
@@ -49,7 +48,6 @@ def training_speed(model, images, labels, batch_size=64, num_batches=10, warmup_
 def inference_speed(model, images, batch_size=64, num_batches=10, warmup_batches=3):
     """Return inference images per second of a model on batches of images, after a warm-up."""
     check_batches(images, batch_size, num_batches)
-    images = np.asarray(images, dtype=np.float32)
     return time_batches(lambda x, _: model.predict_on_batch(x), images, None, batch_size, num_batches,
                         warmup_batches)
 

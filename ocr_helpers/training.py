@@ -4,12 +4,12 @@ import math
 import time
 
 import keras
-import tensorflow as tf
 from tqdm.std import tqdm
 
 from .ctc import CTCLoss, check_label_fits
 from .data import dataset_fingerprint
-from .labels import CHARSET, encode_labels
+from .labels import encode_labels
+from .model import model_charset
 from .pipeline import array_dataset
 from .reading import character_error_rate, predict_text, sequence_accuracy
 from .resume import TrainingBackup, backup_path, restore_training_state
@@ -34,7 +34,7 @@ def compile_for_training(model, learning_rate, total_steps, warmup_steps=0):
 class ReadingAccuracy(keras.callbacks.Callback):
     """Read the held-out images after every epoch and log `val_accuracy` (whole CAPTCHAs) and `val_cer`."""
 
-    def __init__(self, images, labels, charset=CHARSET):
+    def __init__(self, images, labels, charset=None):
         super().__init__()
         self.images, self.labels, self.charset = images, list(labels), charset
 
@@ -111,7 +111,10 @@ def batches_per_epoch(train_data, steps_per_epoch):
     """Return the number of batches an epoch takes from `train_data`: steps_per_epoch, or one pass over it."""
     if steps_per_epoch:
         return steps_per_epoch
-    batches = int(train_data.cardinality()) if isinstance(train_data, tf.data.Dataset) else -1
+    try:
+        batches = 0 if callable(train_data) else len(train_data)
+    except TypeError:
+        batches = 0
     if batches <= 0:
         raise ValueError("train_data has no length that makes an epoch (it is a function, a stream or empty): "
                          "set steps_per_epoch, the number of batches an epoch takes.")
@@ -121,16 +124,14 @@ def batches_per_epoch(train_data, steps_per_epoch):
 def training_batches(train_data, first_batch, resumable):
     """Return the batches to train on, starting at batch `first_batch`.
 
-    `train_data` is either a tf.data.Dataset, or a function of `first_batch` returning the endless run of batches
-    from there on, such as functools.partial(oh.array_epochs, images, labels, seed=...) or
-    functools.partial(oh.stream_dataset, seed=...). Only a function lets a stopped run continue exactly: a
-    dataset reshuffled every time it is read gives other batches once it has been read before.
+    `train_data` is either a dataset that fit() takes (a PyDataset such as oh.array_dataset(...), or a
+    tf.data.Dataset), or a function of `first_batch` returning the endless run of batches from there on, such
+    as functools.partial(oh.array_epochs, images, labels, seed=...) or functools.partial(oh.stream_dataset,
+    seed=...). Only a function lets a stopped run continue exactly: a dataset reshuffled every epoch gives
+    other batches once it has been read before.
     """
-    if callable(train_data) and not isinstance(train_data, tf.data.Dataset):
+    if callable(train_data):
         return train_data(first_batch=first_batch)
-    if not isinstance(train_data, tf.data.Dataset):
-        raise ValueError(f"train_data must be a tf.data.Dataset or a function of first_batch that returns one, "
-                         f"got {type(train_data).__name__}.")
     if resumable:
         raise ValueError("A run with a backup_dir must be able to restart its data at any batch: pass "
                          "functools.partial(oh.array_epochs, images, labels, batch_size=..., seed=...) for saved "
@@ -152,8 +153,8 @@ def continue_from_backup(model, state_path, settings, checkpoint):
 
 def train(model, train_data, validation_images, validation_labels, epochs, steps_per_epoch=None,
           learning_rate=2e-3, warmup_epochs=1, model_path=None, backup_dir=None, patience=None, progress=True,
-          callbacks=(), charset=CHARSET):
-    """Train `model` on `train_data`: a tf.data.Dataset such as oh.array_dataset(...), or a function of first_batch
+          callbacks=(), charset=None):
+    """Train `model` on `train_data`: a PyDataset such as oh.array_dataset(...), or a function of first_batch
     such as functools.partial(oh.array_epochs, ...) or functools.partial(oh.stream_dataset, ...), which a run with
     a `backup_dir` needs. Returns a Keras History with loss, val_loss, val_accuracy and val_cer per epoch.
 
@@ -167,6 +168,7 @@ def train(model, train_data, validation_images, validation_labels, epochs, steps
     if epochs <= warmup_epochs:
         raise ValueError(f"epochs ({epochs}) must exceed warmup_epochs ({warmup_epochs}): the step size would "
                          f"never come down. Train for more epochs or set warmup_epochs=0.")
+    charset = model_charset(model) if charset is None else charset
     label_length = max(map(len, validation_labels))
     check_label_fits(encode_labels(validation_labels, charset, label_length), model.output_shape[1])
     model_path = None if model_path is None else check_model_path(model_path)

@@ -1,3 +1,3 @@
-"""Make the notebook_path fixture of nbpaths available to the notebook tests."""
+"""Make the fixtures of nbpaths available to the notebook tests."""
 
-from nbpaths import notebook_path  # noqa: F401
+from nbpaths import first_series, notebook_path  # noqa: F401

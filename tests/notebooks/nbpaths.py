@@ -1,17 +1,68 @@
-"""Shared facts about the notebooks for the notebook tests (a plain module: two conftest.py files would clash)."""
+"""Shared facts and fixtures of the notebook tests (a plain module: two conftest.py files would clash)."""
 
+import os
+import shutil
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-TEST_BUILD = ROOT / "build" / "test-notebooks"
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+TEST_BUILD = ROOT / "build" / ("test-notebooks" if BACKEND == "tensorflow" else f"test-notebooks-{BACKEND}")
+
+TEST_PARAMETERS = {
+    "01_generate_data": dict(num_train_samples=96, num_validation_samples=24, benchmark_samples=16),
+    "02_encode_labels": dict(num_train_samples=96),
+    "03_build_model": dict(num_validation_samples=24, batch_size=8, num_timing_batches=2, num_timing_rounds=1),
+    "04_ctc_loss": dict(num_train_samples=96, num_validation_samples=24, num_epochs=1, batch_size=16),
+    "05_data_pipeline": dict(num_train_samples=96, num_validation_samples=24, batch_size=8, num_timing_batches=2),
+    "06_train_and_decode": dict(num_train_samples=96, num_extra_samples=32, num_epochs=2, batch_size=8,
+                                num_validation_samples=24, num_test_samples=24, beam_width=3),
+    "07_your_own_captchas": dict(practice_size=40, num_epochs=2, batch_size=8, practice_folder="practice_captchas",
+                                 synthetic_model_path="artifacts/captcha_ocr.keras"),
+}
+
+FOLDERS = {"data_dir": "data", "artifacts_dir": "artifacts", "backup_dir": "training_backup"}
 
 
 def read_notebook(path):
     return nbformat.read(path, as_version=4)
+
+
+def execute_at_test_parameters(notebook, build):
+    """Run `notebook` in `build` at its test parameters, with its data, models and backups under `build`.
+
+    The folders are given relative to `build`, so that the paths the notebooks print are the same in every build
+    folder, and when nbval runs the executed copy again in its own folder.
+    """
+    build.mkdir(parents=True, exist_ok=True)
+    declared = papermill.inspect_notebook(notebook)
+    folders = {name: folder for name, folder in FOLDERS.items() if name in declared}
+    papermill.execute_notebook(notebook, build / notebook.name, parameters={**TEST_PARAMETERS[notebook.stem],
+                                                                          **folders},
+                               cwd=build, progress_bar=False)
+
+
+def execute_series(build):
+    """Run the whole series in order into a fresh `build`; return {notebook stem: the error it raised, or None}."""
+    shutil.rmtree(build, ignore_errors=True)
+    errors = {}
+    for notebook in NOTEBOOKS:
+        try:
+            execute_at_test_parameters(notebook, build)
+            errors[notebook.stem] = None
+        except Exception as error:  # noqa: BLE001  (reported by the test of that notebook)
+            errors[notebook.stem] = error
+    return errors
+
+
+@pytest.fixture(scope="session")
+def first_series():
+    """The series run once per test session into TEST_BUILD, whichever test asks for it first."""
+    return execute_series(TEST_BUILD)
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])

@@ -7,12 +7,10 @@ order, and every output equal to the first run's except in cells tagged nbval-ig
 
 import configparser
 import re
-import shutil
 
 import pytest
 
-from nbpaths import NOTEBOOKS, ROOT, TEST_BUILD, read_notebook
-from test_execute import execute_at_test_parameters
+from nbpaths import NOTEBOOKS, ROOT, TEST_BUILD, execute_series, read_notebook
 
 AGAIN = TEST_BUILD.parent / "test-notebooks-again"
 SANITIZE = ROOT / "tests" / "notebooks" / "sanitize.cfg"
@@ -50,12 +48,15 @@ def output_texts(notebook_path):
 
 
 @pytest.fixture(scope="module")
-def second_run():
-    if not all((TEST_BUILD / path.name).is_file() for path in NOTEBOOKS):
-        pytest.fail("the first run of the series (test_execute.py) did not finish; it must run first")
-    shutil.rmtree(AGAIN, ignore_errors=True)
-    for notebook in NOTEBOOKS:
-        execute_at_test_parameters(notebook, AGAIN)
+def second_run(first_series):
+    """Run the series again from nothing, after the first run (the session's, made on demand)."""
+    failed = {name: error for name, error in first_series.items() if error is not None}
+    if failed:
+        pytest.fail(f"the first run of the series failed in {sorted(failed)}; see test_execute.py")
+    second = execute_series(AGAIN)
+    failed = {name: error for name, error in second.items() if error is not None}
+    if failed:
+        pytest.fail(f"the second run of the series failed in {sorted(failed)}: {next(iter(failed.values()))}")
     return AGAIN
 
 

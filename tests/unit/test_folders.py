@@ -115,7 +115,7 @@ def test_split_is_reproducible_and_keeps_copies_of_a_label_together():
 def test_adapt_model_keeps_the_trained_layers_and_starts_classes_from_matching_ones():
     model = oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)
     adapted = oh.adapt_model(model, "ab7")
-    assert adapted.output_shape == (None, 20, 4)
+    assert adapted.output_shape == (None, 20, 4) and oh.model_charset(adapted) == "ab7"
     np.testing.assert_array_equal(adapted.get_layer("block1_conv").get_weights()[0],
                                   model.get_layer("block1_conv").get_weights()[0])
     old_kernel = model.get_layer("logits").get_weights()[0]
@@ -131,11 +131,11 @@ def test_labels_of_different_lengths_train_and_read_with_the_folders_charset(tmp
     images, labels = oh.draw_real_looking(24, seed=8, charset="xyz789", label_length=5, height=50, width=200)
     labels = [label[:3 + index % 3] for index, label in enumerate(labels)]  # 3, 4 and 5 characters
     loaded = oh.load_folder(oh.export_folder(tmp_path / "set", images, labels))
-    model = oh.build_model(num_classes=oh.num_classes(loaded.charset), filters=(4, 8, 8), dense_units=8, rnn_units=4)
+    model = oh.build_model(charset=loaded.charset, filters=(4, 8, 8), dense_units=8, rnn_units=4)
     data = functools.partial(oh.array_epochs, loaded.images[:16], loaded.labels[:16], batch_size=8,
                              charset=loaded.charset, augment=True)
     history = oh.train(model, data, loaded.images[16:], loaded.labels[16:], epochs=2, steps_per_epoch=2,
-                       charset=loaded.charset, progress=False)
+                       progress=False)
     assert len(history.history["loss"]) == 2 and all(np.isfinite(history.history["loss"]))
-    readings = oh.predict_text(model, loaded.images[16:], charset=loaded.charset)
+    readings = oh.predict_text(model, loaded.images[16:])
     assert len(readings) == 8 and all(set(text) <= set(loaded.charset) for text in readings)

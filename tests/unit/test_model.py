@@ -1,5 +1,4 @@
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -17,9 +16,9 @@ def model():
 
 
 def test_build_model_maps_images_to_logits_over_width_steps(model):
-    assert model.input_shape == (None, 60, 160)
+    assert model.input_shape == (None, 60, 160) and model.input.dtype == "uint8"
     assert model.output_shape == (None, oh.output_time_steps(160), oh.num_classes()) == (None, 20, 37)
-    logits = model.predict_on_batch(np.random.default_rng(0).random((3, 60, 160), dtype=np.float32))
+    logits = model.predict_on_batch(np.random.default_rng(0).integers(0, 256, (3, 60, 160), dtype=np.uint8))
     assert logits.shape == (3, 20, 37)
     assert not np.allclose(logits.sum(axis=-1), 1.0), "the model must return logits, not probabilities"
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
@@ -28,7 +27,7 @@ def test_build_model_maps_images_to_logits_over_width_steps(model):
 def test_time_axis_runs_along_the_width(model):
     """Changing only the right half of the image must leave the first time steps' forward features alone."""
     columns = keras.Model(model.input, model.get_layer("columns").output)
-    images = np.random.default_rng(1).random((1, 60, 160), dtype=np.float32)
+    images = np.random.default_rng(1).integers(0, 256, (1, 60, 160), dtype=np.uint8)
     changed = images.copy()
     changed[:, :, 120:] = 0
     before, after = columns.predict_on_batch(images), columns.predict_on_batch(changed)
@@ -37,9 +36,25 @@ def test_time_axis_runs_along_the_width(model):
 
 
 def test_build_model_keeps_sizes_as_keyword_parameters():
-    model = oh.build_model(height=50, width=200, num_classes=20, filters=(8, 16, 24), dense_units=32, rnn_units=16)
-    assert model.output_shape == (None, 25, 20)
+    model = oh.build_model(height=50, width=200, charset="abc123", filters=(8, 16, 24), dense_units=32, rnn_units=16)
+    assert model.output_shape == (None, 25, 7) and oh.model_charset(model) == "abc123"
     assert model.get_layer("block3_conv").filters == 24
+
+
+def test_the_model_scales_pixels_itself():
+    model = oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)
+    scaled = keras.Model(model.input, model.get_layer("scale_pixels").output)
+    pixels = np.array([[[0, 51, 255] * 3] * 4], dtype=np.uint8)[:, :, :8]
+    fitted = np.zeros((1, 60, 160), np.uint8)
+    fitted[:, :4, :8] = pixels
+    np.testing.assert_allclose(scaled.predict_on_batch(fitted)[0, 0, :3], [0.0, 0.2, 1.0], atol=1e-6)
+
+
+def test_charset_logits_refuse_a_unit_count_that_does_not_match_the_charset():
+    with pytest.raises(ValueError, match="5 units but the character set 'abc' needs 4"):
+        oh.CharsetLogits("abc", units=5)
+    layer = oh.CharsetLogits("xy", name="logits")
+    assert layer.units == 3 and oh.CharsetLogits.from_config(layer.get_config()).charset == "xy"
 
 
 def test_required_and_emitted_time_steps():
@@ -65,35 +80,73 @@ def test_seed_model_reads_rows_or_columns():
         oh.build_seed_model(time_axis="depth")
 
 
-def test_speed_helpers_measure_and_check_their_input(model):
-    images = np.zeros((8, 60, 160), dtype=np.float32)
-    labels = oh.encode_labels(["AB12C"] * 8)
-    assert oh.inference_speed(model, images, batch_size=4, num_batches=2, warmup_batches=1) > 0
+class FakeClock:
+    """Stands in for the time module in ocr_helpers.speed: time moves by `advance`, and by `step` a reading."""
+
+    def __init__(self):
+        self.now, self.step = 100.0, 0.0
+
+    def perf_counter(self):
+        self.now += self.step
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+class FakeModel:
+    """A compiled model whose training step takes 20 ms and whose reading takes 10 ms on the fake clock."""
+
+    optimizer = "adam"
+
+    def __init__(self, clock):
+        self.clock, self.batch_sizes = clock, []
+
+    def train_on_batch(self, images, labels):
+        self.batch_sizes.append(len(images))
+        self.clock.advance(0.02)
+
+    def predict_on_batch(self, images):
+        self.batch_sizes.append(len(images))
+        self.clock.advance(0.01)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(oh.speed, "time", fake)
+    return fake
+
+
+def test_speed_helpers_time_only_the_timed_batches(clock):
+    images, labels = np.zeros((8, 60, 160), dtype=np.uint8), oh.encode_labels(["AB12C"] * 8)
+    model = FakeModel(clock)
+    assert oh.inference_speed(model, images, batch_size=4, num_batches=2, warmup_batches=1) == pytest.approx(400)
+    assert model.batch_sizes == [4, 4, 4], "one warm-up batch and two timed ones"
+    assert oh.training_speed(model, images, labels, batch_size=4, num_batches=3) == pytest.approx(200)
+    assert oh.compare_speeds({"m": model}, images, labels, 4, 2, 3) == {"m": (pytest.approx(200), pytest.approx(400))}
+
+
+def test_speed_helpers_check_their_input(model):
+    images, labels = np.zeros((8, 60, 160), dtype=np.uint8), oh.encode_labels(["AB12C"] * 8)
     with pytest.raises(ValueError, match="Compile the model first"):
         oh.training_speed(oh.build_model(), images, labels, batch_size=4)
     with pytest.raises(ValueError, match="needs 16 images, got 8"):
         oh.inference_speed(model, images, batch_size=16)
-    speeds = oh.compare_speeds({"m": oh.compile_model(oh.build_model())}, images, labels, 4, 2, 1)
-    assert set(speeds) == {"m"} and all(value > 0 for value in speeds["m"])
+    with pytest.raises(ValueError, match="Compile the model first"):
+        oh.fit_rate(oh.build_model(), oh.array_dataset(images, ["AB12C"] * 8, batch_size=4))
 
 
-def test_pipeline_rates_count_batches_and_training_steps(model):
+def test_pipeline_rates_count_batches_and_training_steps(clock):
     def one_batch_every_20_ms():
         while True:
-            time.sleep(0.02)
+            clock.advance(0.02)
             yield None
 
-    assert 20 < oh.batch_rate(one_batch_every_20_ms(), num_batches=5) <= 50
+    assert oh.batch_rate(one_batch_every_20_ms(), num_batches=5) == pytest.approx(50)
     with pytest.raises(StopIteration):
         oh.batch_rate(iter([1, 2]), num_batches=5)
-    data = oh.array_dataset(np.zeros((16, 60, 160), np.uint8), ["AB12C"] * 16, batch_size=4).repeat()
-    assert oh.fit_rate(oh.compile_model(oh.build_model()), data, num_batches=3, warmup_batches=2) > 0
-    with pytest.raises(ValueError, match="Compile the model first"):
-        oh.fit_rate(oh.build_model(), data)
-
-
-def test_batch_norm_can_be_left_out_for_the_plateau_experiment():
-    with_norm, without = oh.build_model(), oh.build_model(batch_norm=False)
-    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in with_norm.layers)
-    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in without.layers)
-    assert without.get_layer("block1_conv").use_bias and not with_norm.get_layer("block1_conv").use_bias
+    model = oh.compile_model(oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4))
+    clock.step = 0.1  # every reading of the clock is a tenth of a second after the one before
+    data = oh.array_epochs(np.zeros((16, 60, 160), np.uint8), ["AB12C"] * 16, batch_size=4)
+    assert oh.fit_rate(model, data, num_batches=3, warmup_batches=2) == pytest.approx(10)

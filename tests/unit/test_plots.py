@@ -22,7 +22,7 @@ def test_plot_columns_draws_one_band_per_time_step():
 def test_plot_architecture_has_a_box_per_block_with_its_shape():
     model = oh.build_model()
     groups = oh.plots.layer_groups(model)
-    assert [name for name, _ in groups][:4] == ["add_channel", "block1", "block2", "block3"]
+    assert [name for name, _ in groups][:5] == ["scale_pixels", "add_channel", "block1", "block2", "block3"]
     figure = oh.plot_architecture(model)
     texts = [text.get_text() for text in figure.axes[0].texts]
     assert "(20, 37)" in texts and "(60, 160)" in texts

@@ -51,9 +51,19 @@ def test_predict_text_reads_a_batch_and_one_image(model):
     assert len(texts) == 5 and all(isinstance(text, str) and len(text) <= 20 for text in texts)
     assert set("".join(texts)) <= set(oh.CHARSET)
     assert oh.predict_text(model, images[3:4]) == texts[3:4]
-    assert oh.predict_text(model, images, beam_width=5) is not None
-    expected = oh.greedy_decode(model.predict(images / np.float32(255), verbose=0))
-    assert texts == expected
+    assert texts == oh.greedy_decode(model.predict(images, verbose=0))
+
+
+def test_predict_text_passes_the_beam_width_and_reads_the_models_own_charset():
+    # Every step: blank 0.6, "A" 0.4, so greedy decoding reads nothing, but many paths spell "A"s.
+    model = oh.build_model(charset="A", filters=(4, 8, 8), dense_units=8, rnn_units=4)
+    logits = model.get_layer("logits")
+    logits.kernel.assign(np.zeros(logits.kernel.shape, np.float32))
+    logits.bias.assign(np.log([0.6, 0.4]).astype(np.float32))
+    images = np.zeros((2, 60, 160), np.uint8)
+    assert oh.predict_text(model, images) == ["", ""]
+    beam = oh.predict_text(model, images, beam_width=5)
+    assert beam[0] == beam[1] and beam[0] and set(beam[0]) == {"A"}
 
 
 def test_predict_text_refuses_wrong_size_and_dtype(model):
@@ -63,6 +73,8 @@ def test_predict_text_refuses_wrong_size_and_dtype(model):
         oh.predict_text(model, np.zeros((1, 64, 128), np.uint8))
     with pytest.raises(ValueError, match=r"shape \(60, 160\).*image\[None\]"):
         oh.predict_text(model, np.zeros((60, 160), np.uint8))
+    with pytest.raises(ValueError, match=r"\(N, 60, 160\).*\(2, 60, 160, 3\): these have 3 channels"):
+        oh.predict_text(model, np.zeros((2, 60, 160, 3), np.uint8))
 
 
 

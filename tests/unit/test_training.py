@@ -7,7 +7,6 @@ import functools
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import ocr_helpers as oh
 
@@ -65,25 +64,30 @@ def test_best_checkpoint_keeps_the_best_epoch_not_the_last(tmp_path):
 
 
 def test_nan_loss_stops_training_and_keeps_the_earlier_model(data, tmp_path):
-    _, train_labels, validation_images, validation_labels = data
+    train_images, train_labels, validation_images, validation_labels = data
     path = tmp_path / "model.keras"
     path.write_bytes(b"an earlier model")
-    nan_images = np.full((16, 60, 160), np.nan, np.float32)
-    nan_data = tf.data.Dataset.from_tensor_slices((nan_images, oh.encode_labels(train_labels))).batch(8)
+    broken = tiny_model()
+    logits = broken.get_layer("logits")
+    logits.bias.assign(np.full(logits.bias.shape, np.nan, np.float32))  # every loss is NaN from the first batch
     with pytest.raises(FloatingPointError, match=r"NaN in epoch 1, batch 1.*model.keras was left as it was.*"
                                                  r"backup holds the 0 epochs before.*learning_rate"):
-        oh.train(tiny_model(), lambda first_batch: nan_data.repeat().skip(first_batch), validation_images,
-                 validation_labels, epochs=3, steps_per_epoch=2, model_path=path, backup_dir=tmp_path / "backup",
-                 progress=False)
+        oh.train(broken, functools.partial(oh.array_epochs, train_images, train_labels, batch_size=8),
+                 validation_images, validation_labels, epochs=3, steps_per_epoch=2, model_path=path,
+                 backup_dir=tmp_path / "backup", progress=False)
     assert path.read_bytes() == b"an earlier model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"], "no backup of a NaN epoch"
 
 
-def test_patience_stops_when_reading_accuracy_does_not_improve(data):
+def test_patience_stops_when_reading_accuracy_does_not_improve(data, monkeypatch):
     train_images, train_labels, validation_images, validation_labels = data
-    history = oh.train(tiny_model(), oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
-                       validation_labels, epochs=6, warmup_epochs=0, patience=1, progress=False)
-    assert history.history["val_accuracy"] == [0.0, 0.0], "one epoch without progress, then stop"
+    scripted = iter([0.2, 0.5, 0.4, 0.45, 0.3, 0.9, 0.95])  # the accuracy "read" after each epoch
+    monkeypatch.setattr(oh.training, "sequence_accuracy", lambda labels, predictions: next(scripted))
+    model = tiny_model()
+    history = oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
+                       validation_labels, epochs=7, warmup_epochs=0, patience=2, progress=False)
+    assert history.history["val_accuracy"] == [0.2, 0.5, 0.4, 0.45], "best in epoch 2, then 2 epochs without"
+    assert next(scripted) == 0.3, "epoch 5 never ran"
 
 
 def test_train_refuses_labels_the_model_cannot_emit(data):

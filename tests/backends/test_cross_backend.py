@@ -1,0 +1,63 @@
+"""A model file saved on one Keras backend loads and reads the same on the other (each side in its own process)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+BACKENDS = ("tensorflow", "jax")
+
+SAVE = textwrap.dedent("""
+    import sys
+    import keras, numpy as np
+    import ocr_helpers as oh
+
+    if __name__ == "__main__":
+        keras.utils.set_random_seed(3)
+        images, labels = oh.generate_dataset(32, seed=31, charset="ab12", label_length=4, num_workers=1,
+                                             progress=False)
+        model = oh.compile_model(oh.build_model(charset="ab12", label_length=4, filters=(4, 8, 8), dense_units=8,
+                                                rnn_units=8), learning_rate=1e-4)
+        model.fit(images, oh.encode_labels(labels, "ab12", 4), batch_size=16, epochs=1, verbose=0)  # moves BN stats
+        oh.save_model(model, sys.argv[1])
+""")
+
+READ = textwrap.dedent("""
+    import sys
+    import keras, numpy as np
+    import ocr_helpers as oh
+
+    if __name__ == "__main__":
+        images, _ = oh.generate_dataset(200, seed=32, num_workers=1, progress=False)
+        model = oh.load_model(sys.argv[1])
+        np.savez(sys.argv[2], texts=np.array(oh.predict_text(model, images), dtype=str),
+                 logits=oh.predict_logits(model, images), backend=keras.backend.backend())
+""")
+
+
+def run_on(backend, script, *arguments):
+    """Run a Python script in a fresh process with KERAS_BACKEND=backend; fail with its stderr if it fails."""
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", script, *map(str, arguments)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, f"{backend}: {done.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("saved_on", BACKENDS)
+def test_a_model_saved_on_one_backend_reads_the_same_on_the_other(saved_on, tmp_path):
+    model_path = tmp_path / "model.keras"
+    run_on(saved_on, SAVE, model_path)
+    readings = {}
+    for backend in BACKENDS:
+        run_on(backend, READ, model_path, tmp_path / f"{backend}.npz")
+        with np.load(tmp_path / f"{backend}.npz") as saved:
+            assert str(saved["backend"]) == backend
+            readings[backend] = saved["texts"].tolist(), saved["logits"]
+    (tf_texts, tf_logits), (jax_texts, jax_logits) = readings["tensorflow"], readings["jax"]
+    assert tf_texts == jax_texts
+    assert set("".join(tf_texts)) <= set("ab12"), "the charset came from the file"
+    assert sum(map(len, tf_texts)) > 0, "the model reads something, so the comparison means something"
+    np.testing.assert_allclose(tf_logits, jax_logits, atol=1e-3)
