@@ -96,4 +96,8 @@ def load_model(path, compile=True):
     except (zipfile.BadZipFile, EOFError, KeyError, OSError) as error:
         raise corrupt_model_error(path, f"{type(error).__name__}: {error}") from error
     check_reader(model, path)
+    if getattr(model, "optimizer", None) is not None:
+        # The file keeps the XLA choice of the backend it was compiled on (TensorFlow's is off for this model,
+        # and JAX then runs every step eagerly, ~100x slower): compile again to let this backend choose.
+        model.compile(optimizer=model.optimizer, loss=model.loss, jit_compile="auto")
     return model if scales_its_pixels(model) else with_rescaling(model)

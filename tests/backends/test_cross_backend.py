@@ -33,8 +33,10 @@ READ = textwrap.dedent("""
     if __name__ == "__main__":
         images, _ = oh.generate_dataset(200, seed=32, num_workers=1, progress=False)
         model = oh.load_model(sys.argv[1])
+        fresh = oh.compile_model(oh.build_model(charset="ab12", label_length=4))
         np.savez(sys.argv[2], texts=np.array(oh.predict_text(model, images), dtype=str),
-                 logits=oh.predict_logits(model, images), backend=keras.backend.backend())
+                 logits=oh.predict_logits(model, images), backend=keras.backend.backend(),
+                 same_jit=model.jit_compile == fresh.jit_compile)
 """)
 
 
@@ -55,6 +57,7 @@ def test_a_model_saved_on_one_backend_reads_the_same_on_the_other(saved_on, tmp_
         run_on(backend, READ, model_path, tmp_path / f"{backend}.npz")
         with np.load(tmp_path / f"{backend}.npz") as saved:
             assert str(saved["backend"]) == backend
+            assert saved["same_jit"], f"on {backend}, the loaded model compiles as a new one would (XLA or not)"
             readings[backend] = saved["texts"].tolist(), saved["logits"]
     (tf_texts, tf_logits), (jax_texts, jax_logits) = readings["tensorflow"], readings["jax"]
     assert tf_texts == jax_texts
