@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/generation_speed.py [--num-samples 10000]
 
 Compares the common single-process loop (a new ImageCaptcha per image, pixels as floats)
-with oh.generate_dataset on one worker and on every core, then saves the dataset and
-times oh.load_dataset on it (best of three loads).
+with oh.generate_dataset on one worker and on every core, times what starting the worker
+processes costs every parallel call, then saves the dataset and times oh.load_dataset on it
+(best of three loads).
 """
 
 import argparse
@@ -38,6 +39,8 @@ def main():
     for name, seconds in rows:
         print(f"{name:36s} {seconds:6.1f} s  {1000 * seconds / count:5.2f} ms/image  "
               f"{loop_seconds / seconds:4.2f}x the baseline")
+    startup_seconds = min(timed(oh.generate_dataset, cores, seed=0, progress=False)[0] for _ in range(3))
+    print(f"starting {cores} workers (oh.generate_dataset of {cores} images, best of 3): {startup_seconds:.2f} s")
 
     with tempfile.TemporaryDirectory() as folder:
         path = oh.save_dataset(Path(folder) / "set.npz", images, labels)

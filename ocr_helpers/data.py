@@ -4,11 +4,10 @@ import contextlib
 import hashlib
 import json
 import math
-import multiprocessing
-import os
 import random
+import signal
 import zipfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from pathlib import Path
 
 import captcha.image
@@ -83,10 +82,10 @@ def draw_chunk(seed, start, stop, charset, label_length, height, width):
 
 
 def default_num_workers():
-    """Return the number of CPU cores this process may use."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """Return the number of CPU cores this process may use, counting affinity and container CPU quotas."""
+    import loky  # imported here, so that `import ocr_helpers` stays fast
+
+    return loky.cpu_count()
 
 
 def check_generation_arguments(num_samples, charset, label_length, height, width):
@@ -114,8 +113,7 @@ def generate_dataset(num_samples, seed=0, charset=CHARSET, label_length=LABEL_LE
         if num_workers == 1:
             results = (draw_chunk(*chunk) for chunk in chunks)
         else:
-            pool = worker_pool(num_workers)
-            stack.callback(pool.shutdown, cancel_futures=True)  # on Ctrl-C, drop the chunks not yet started
+            pool = stack.enter_context(worker_pool(num_workers))  # on Ctrl-C or an error, stops the workers at once
             futures = [pool.submit(draw_chunk, *chunk) for chunk in chunks]
             results = (future.result() for future in as_completed(futures))
         bar = stack.enter_context(tqdm(total=num_samples, unit="img", disable=not progress, desc="Generating",
@@ -127,11 +125,40 @@ def generate_dataset(num_samples, seed=0, charset=CHARSET, label_length=LABEL_LE
     return images, labels
 
 
+def ignore_interrupts():
+    """Let Ctrl-C reach only the main process, which then stops the workers (run in each worker as it starts)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class WorkerPool(Executor):
+    """A process pool whose `with` block, left on an exception (Ctrl-C, a closed stream), stops the workers at once."""
+
+    def __init__(self, num_workers):
+        import loky  # imported here, so that `import ocr_helpers` stays fast
+
+        self.executor = loky.ProcessPoolExecutor(num_workers, initializer=ignore_interrupts)
+
+    def submit(self, fn, /, *args, **kwargs):
+        """Run fn(*args, **kwargs) in a worker; return its Future."""
+        return self.executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        """Stop the workers; with `cancel_futures`, at once, failing every future not yet done."""
+        self.executor.shutdown(wait=wait, kill_workers=cancel_futures)
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.shutdown(cancel_futures=exc_type is not None)
+        return False
+
+
 def worker_pool(num_workers):
-    """Start a process pool that is safe to use after TensorFlow has been imported."""
-    methods = multiprocessing.get_all_start_methods()
-    method = "forkserver" if "forkserver" in methods else "spawn"
-    return ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context(method))
+    """Start worker processes for any caller: a notebook, any script, `python -c`, stdin, after TensorFlow."""
+    # loky starts each worker as a fresh interpreter that never re-runs the caller's main module, which the
+    # "spawn" and "forkserver" of multiprocessing do (failing for code on stdin, re-running an unguarded script),
+    # and never forks a process whose threads (TensorFlow's) may hold locks, as "fork" does.
+    if not isinstance(num_workers, (int, np.integer)) or num_workers < 1:
+        raise ValueError(f"num_workers must be a whole number of at least 1, got {num_workers!r}.")
+    return WorkerPool(int(num_workers))
 
 
 def generate_in_one_loop(num_samples, charset=CHARSET, label_length=LABEL_LENGTH):
