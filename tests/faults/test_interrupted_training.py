@@ -23,7 +23,12 @@ SCRIPT = Path(__file__).with_name("training_run.py")
 def start_run(out, *options):
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
     return subprocess.Popen([sys.executable, str(SCRIPT), str(out), *options], env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=ctrl_c_as_usual)
+
+
+def ctrl_c_as_usual():
+    """Give the child the default SIGINT, as in a terminal: a shell's background job (`cmd &`) starts ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def finish_run(out, *options):

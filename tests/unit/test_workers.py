@@ -188,6 +188,11 @@ def test_worker_pool_refuses_a_count_that_is_not_a_positive_whole_number(workers
         oh.data.worker_pool(workers)
 
 
+def ctrl_c_as_usual():
+    """Give the child the default SIGINT, as in a terminal: a shell's background job (`cmd &`) starts ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process table from /proc")
 @pytest.mark.parametrize("whole_group", [True, False], ids=["Ctrl-C in a terminal", "interrupt the main process"])
 def test_ctrl_c_stops_the_workers_at_once_and_writes_no_file(whole_group, tmp_path):
@@ -196,7 +201,7 @@ def test_ctrl_c_stops_the_workers_at_once_and_writes_no_file(whole_group, tmp_pa
     target = tmp_path / "data" / "set.npz"
     process = subprocess.Popen([sys.executable, "-c", code, str(target)], cwd=tmp_path, start_new_session=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, preexec_fn=ctrl_c_as_usual)
     try:
         assert wait_for(lambda: len(session_processes(process.pid)) >= 3, 60), "the workers never started"
         time.sleep(1.5)  # the workers are in the middle of their chunks
