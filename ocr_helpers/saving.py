@@ -59,7 +59,7 @@ def check_archive(path):
 
 def scales_its_pixels(model):
     """Return True if the model has a Rescaling layer, so it reads uint8 pixels 0..255 itself."""
-    return any(isinstance(layer, keras.layers.Rescaling) for layer in model._flatten_layers())
+    return any(isinstance(layer, keras.layers.Rescaling) for layer in model.layers)
 
 
 def with_rescaling(model):
@@ -78,7 +78,7 @@ def check_reader(model, path):
     try:
         model_charset(model)
     except ValueError as error:
-        raise ValueError(f"The model in {path} cannot be read with: {error}") from None
+        raise ValueError(f"The model in {path} cannot be used as a reader: {error}") from None
 
 
 def load_model(path, compile=True):
