@@ -23,6 +23,7 @@ import nbformat
 import papermill
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from papermill.exceptions import PapermillExecutionError
+from tqdm import tqdm
 
 import ocr_helpers as oh
 
@@ -99,6 +100,23 @@ def publish(files, folder):
         os.replace(staged, folder / source.name)
 
 
+class ConsoleEcho:
+    """Print each line a notebook writes to its stdout on the console too, above papermill's progress bar, so a
+    long cell (training) shows its progress while it runs: one line per epoch, not a bar frozen for minutes."""
+
+    def __init__(self, name):
+        self.prefix, self.pending = f"  {name} | ", ""
+
+    def write(self, text):
+        lines = (self.pending + text.replace("\r", "\n")).split("\n")
+        self.pending = lines.pop()
+        for line in filter(str.strip, lines):
+            tqdm.write(self.prefix + line)
+
+    def flush(self):
+        pass
+
+
 def explain_failure(name, error, partial):
     """Print which notebook and cell failed, with the error, and where the partial run is."""
     print(f"\nFAILED: {name}", file=sys.stderr)
@@ -128,7 +146,7 @@ def run_series(notebooks, output, parameters, cwd):
             start = time.perf_counter()
             try:
                 papermill.execute_notebook(notebook, executed, parameters=notebook_parameters, cwd=cwd,
-                                           progress_bar=True)
+                                           progress_bar=True, stdout_file=ConsoleEcho(name))
             except Exception as error:
                 failed = output / "failed" / notebook.name
                 if executed.exists():

@@ -34,6 +34,14 @@ def test_a_good_series_writes_reports_and_an_index(tmp_path):
     assert set(json.loads((output / "run_times.json").read_text())) == {"01_first", "02_second"}
 
 
+def test_what_a_notebook_prints_shows_on_the_console_while_it_runs(tmp_path, capsys):
+    loop = "import time\nfor epoch in range(1, 4):\n    print(f'Epoch {epoch}/3: loss {4 - epoch}', flush=True)"
+    notebook = write_notebook(tmp_path / "06_train.ipynb", "x = 1", loop, "'a result, not a print'")
+    assert run_series.run_series([notebook], tmp_path / "reports", {}, cwd=tmp_path) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  06_train | ")]
+    assert lines == [f"  06_train | Epoch {epoch}/3: loss {4 - epoch}" for epoch in (1, 2, 3)]
+
+
 def test_a_failing_notebook_names_the_cell_keeps_earlier_reports_and_returns_1(tmp_path, capsys):
     good = write_notebook(tmp_path / "01_good.ipynb", "1 + 1")
     output = tmp_path / "reports"
