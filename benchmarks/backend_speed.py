@@ -41,16 +41,14 @@ def parse_arguments():
 
 def train_briefly(path):
     """Train the default model for 2 short epochs so that it reads something, and save it to `path`."""
-    import functools
-
     import keras
     import ocr_helpers as oh
 
     keras.utils.set_random_seed(0)
     images, labels = oh.generate_dataset(4_000, seed=42, progress=False)
     model = oh.build_model()
-    oh.train(model, functools.partial(oh.array_epochs, images[:3_500], labels[:3_500], batch_size=32),
-             images[3_500:], labels[3_500:], epochs=2, steps_per_epoch=110, progress=False)
+    oh.train(model, oh.array_dataset(images[:3_500], labels[:3_500], batch_size=32), images[3_500:],
+             labels[3_500:], epochs=2, verbose=0)
     oh.save_model(model, path)
 
 

@@ -14,7 +14,6 @@ keeps its earlier rows. Its minutes then count training time only, not the time 
 
 import argparse
 import csv
-import functools
 import os
 import platform
 import time
@@ -48,7 +47,7 @@ def parse_arguments():
     parser.add_argument("--model-path", type=Path, default=ROOT / "artifacts" / "long_run.keras")
     parser.add_argument("--curve", type=Path, default=ROOT / "build" / "long_run.csv")
     parser.add_argument("--backup-dir", type=Path, default=ROOT / "build" / "long_run_backup",
-                        help="where the training state is saved after every epoch (with --repeats 1)")
+                        help="where the training state is saved after every epoch")
     return parser.parse_args()
 
 
@@ -95,14 +94,12 @@ def main():
           f"{arguments.num_epochs} epochs of {arguments.steps_per_epoch} batches of {arguments.batch_size}, "
           f"peak step size {arguments.learning_rate}", flush=True)
     curve = TestCurve(test_images, test_labels, arguments.curve)
-    data = functools.partial(oh.stream_dataset, batch_size=arguments.batch_size, seed=arguments.stream_seed,
-                             repeats=arguments.repeats, num_workers=arguments.num_workers)
-    backup_dir = arguments.backup_dir if arguments.repeats == 1 else None
+    data = oh.stream_dataset(batch_size=arguments.batch_size, seed=arguments.stream_seed, repeats=arguments.repeats,
+                             num_workers=arguments.num_workers, batches_per_epoch=arguments.steps_per_epoch)
     start = time.perf_counter()
     oh.train(model, data, validation_images, validation_labels, epochs=arguments.num_epochs,
-             steps_per_epoch=arguments.steps_per_epoch, learning_rate=arguments.learning_rate,
-             warmup_epochs=arguments.warmup_epochs, model_path=arguments.model_path, backup_dir=backup_dir,
-             progress=False, callbacks=[curve])
+             learning_rate=arguments.learning_rate, warmup_epochs=arguments.warmup_epochs,
+             model_path=arguments.model_path, backup_dir=arguments.backup_dir, verbose=0, callbacks=[curve])
     minutes = (time.perf_counter() - start) / 60
     predictions = oh.predict_text(model, test_images)
     print(f"Best epoch kept: {oh.sequence_accuracy(test_labels, predictions):.2%} of 2,000 new CAPTCHAs right, "

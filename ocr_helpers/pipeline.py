@@ -1,7 +1,7 @@
 """Feed the model batches: from a saved dataset, or drawn fresh while it trains (taught in notebook 05).
 
-Every pipeline here is a `keras.utils.PyDataset`, so it runs on any Keras backend, and batch `k` is a function
-of `k` alone: a run stopped after batch `k` continues with batch `k + 1`, the same as if it had never stopped.
+Every pipeline here is a `keras.utils.PyDataset`, so it runs on any Keras backend, and batch k of epoch e is a
+function of (seed, e, k) alone: a run continued at epoch e gets the same batches as one that never stopped.
 Images stay uint8, as drawn; the model scales them itself.
 """
 
@@ -30,10 +30,10 @@ def check_images(images, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
     return images
 
 
-def check_batch_size(batch_size):
-    """Raise ValueError unless batch_size is a positive whole number."""
+def check_batch_size(batch_size, name="batch_size"):
+    """Raise ValueError unless batch_size (or the count called `name`) is a positive whole number."""
     if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}.")
+        raise ValueError(f"{name} must be a positive whole number, got {batch_size!r}.")
 
 
 def checked_arrays(images, labels, batch_size, charset, label_length):
@@ -66,30 +66,26 @@ def augment_batch(images, seed, max_shift=(0.025, 0.06), max_shrink=0.15, max_sh
 
 
 class ArrayBatches(keras.utils.PyDataset):
-    """Batches (uint8 images, encoded labels) of arrays in memory; epoch e is shuffled by the seed pair (seed, e).
+    """One epoch of batches (uint8 images, encoded labels) of arrays in memory, epoch e shuffled by (seed, e).
 
-    With `endless`, batch k is batch k % batches_per_epoch of epoch k // batches_per_epoch, counted from
-    `first_batch`, and there is no end; otherwise one epoch is `len(self)` batches and `on_epoch_end` (which
-    `fit` calls) moves on to the next epoch's order. With `augment`, batch k is also moved by augment_batch,
-    from a seed derived from (seed, k).
+    `fit` calls `on_epoch_end`, which moves on to the next epoch's order; `set_epoch(e)` jumps to epoch e, which
+    is what `oh.RepeatableEpochs` does at the start of every epoch, so that a run continued by
+    `keras.callbacks.BackupAndRestore` at epoch e gets the same batches as a run that never stopped. With
+    `augment`, batch k of epoch e is also moved by augment_batch, from a seed derived from (seed, e, k).
     """
 
-    def __init__(self, images, encoded, batch_size=32, seed=0, shuffle=True, endless=False, first_batch=0,
-                 augment=False, **kwargs):
+    def __init__(self, images, encoded, batch_size=32, seed=0, shuffle=True, augment=False, **kwargs):
         super().__init__(**kwargs)
         self.images, self.encoded, self.batch_size, self.seed = images, encoded, batch_size, seed
-        self.shuffle, self.endless, self.first_batch, self.augment = shuffle, endless, first_batch, augment
-        self.batches_per_epoch = -(-len(images) // batch_size)
+        self.shuffle, self.augment = shuffle, augment
         self.epoch, self.orders = 0, {}
 
     def __len__(self):
-        if self.endless:
-            raise TypeError("An endless ArrayBatches has no length: give fit() steps_per_epoch.")
-        return self.batches_per_epoch
+        return -(-len(self.images) // self.batch_size)
 
-    @property
-    def num_batches(self):
-        return None if self.endless else self.batches_per_epoch
+    def set_epoch(self, epoch):
+        """Give the batches of epoch `epoch` (counted from 0) from now on."""
+        self.epoch = epoch
 
     def order(self, epoch):
         """Return the order of the rows in `epoch` (kept for the current epoch only)."""
@@ -99,41 +95,35 @@ class ArrayBatches(keras.utils.PyDataset):
         return self.orders[epoch]
 
     def __getitem__(self, index):
-        if not self.endless and not 0 <= index < self.batches_per_epoch:
-            raise IndexError(f"Batch {index} of an epoch of {self.batches_per_epoch} batches.")
-        step = self.first_batch + index
-        epoch, position = divmod(step, self.batches_per_epoch) if self.endless else (self.epoch, index)
-        rows = self.order(epoch)[position * self.batch_size:(position + 1) * self.batch_size]
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch {index} of an epoch of {len(self)} batches.")
+        rows = self.order(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
         images = self.images[rows]
         if self.augment:
-            images = augment_batch(images, [self.seed, 1, step])
+            images = augment_batch(images, [self.seed, 1, self.epoch, index])
         return images, self.encoded[rows]
 
     def on_epoch_end(self):
-        if not self.endless:
-            self.epoch += 1
+        self.epoch += 1
 
 
-def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, charset=CHARSET, label_length=LABEL_LENGTH):
-    """Return one epoch of a saved dataset as a PyDataset of batches, in a new order every epoch unless not `shuffle`."""
-    images, encoded = checked_arrays(images, labels, batch_size, charset, label_length)
-    return ArrayBatches(images, encoded, batch_size, seed, shuffle)
+def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, augment=False, charset=CHARSET,
+                  label_length=LABEL_LENGTH):
+    """Return a saved dataset as a PyDataset of batches, one epoch a pass, epoch e shuffled by (seed, e).
 
-
-def array_epochs(images, labels, batch_size=32, seed=0, first_batch=0, augment=False, charset=CHARSET,
-                 label_length=LABEL_LENGTH):
-    """Return an endless PyDataset of a saved dataset's batches, epoch after epoch, from batch `first_batch` on.
-
-    Epoch e is shuffled by the seed pair (seed, e) alone, so batch k is the same however the dataset was used
-    before: a stopped run can start again at the batch where it stopped (train_data=functools.partial(...)).
-    With `augment`, batch k is also shifted, shrunk and sheared at random, from seeds derived from (seed, k).
+    With `augment`, each batch is also shifted, shrunk and sheared a little at random, from seeds derived from
+    (seed, epoch, batch), so the same epoch always gives the same images.
     """
     images, encoded = checked_arrays(images, labels, batch_size, charset, label_length)
-    return ArrayBatches(images, encoded, batch_size, seed, endless=True, first_batch=first_batch, augment=augment)
+    return ArrayBatches(images, encoded, batch_size, seed, shuffle, augment)
 
 
 class StreamBatches(keras.utils.PyDataset):
     """New CAPTCHAs forever as a PyDataset: batch k holds images k * batch_size onwards of dataset `seed`.
+
+    With `batches_per_epoch` n, an epoch is n batches: epoch e holds batches e * n onwards (`set_epoch` jumps
+    to an epoch, as for ArrayBatches), so `fit` needs no steps_per_epoch and a continued run gets the same
+    batches; without it the stream has no length and `fit` needs steps_per_epoch.
 
     Worker processes draw the next `prefetch` batches ahead. With `repeats` r above 1, every r * r batches
     are made of r newly drawn batches, each image used r times, shuffled by (seed, block): more batches a
@@ -142,9 +132,13 @@ class StreamBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, batch_size=32, seed=0, first_batch=0, repeats=1, charset=CHARSET, label_length=LABEL_LENGTH,
-                 height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None, **kwargs):
+                 height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None, batches_per_epoch=None,
+                 **kwargs):
         super().__init__(**kwargs)
         check_batch_size(batch_size)
+        if batches_per_epoch is not None:
+            check_batch_size(batches_per_epoch, "batches_per_epoch")
+        self.batches_per_epoch, self.epoch = batches_per_epoch, 0
         if not isinstance(repeats, (int, np.integer)) or repeats < 1:
             raise ValueError(f"repeats must be a whole number of at least 1, got {repeats!r}.")
         self.batch_size, self.seed, self.first_batch, self.repeats = batch_size, seed, first_batch, repeats
@@ -155,7 +149,19 @@ class StreamBatches(keras.utils.PyDataset):
 
     @property
     def num_batches(self):
-        return None
+        return self.batches_per_epoch
+
+    def __len__(self):
+        if self.batches_per_epoch is None:
+            raise TypeError("A stream without batches_per_epoch has no length: give fit() steps_per_epoch.")
+        return self.batches_per_epoch
+
+    def set_epoch(self, epoch):
+        """Give the batches of epoch `epoch` (counted from 0) from now on."""
+        self.epoch = epoch
+
+    def on_epoch_end(self):
+        self.epoch += 1
 
     def draw(self, number):
         """Return drawn batch `number` (images, encoded labels), keeping the next `prefetch` batches in the works."""
@@ -181,7 +187,7 @@ class StreamBatches(keras.utils.PyDataset):
         return self.block[1]
 
     def __getitem__(self, index):
-        step = self.first_batch + index
+        step = self.first_batch + index + self.epoch * (self.batches_per_epoch or 0)
         if self.repeats == 1:
             return self.draw(step)
         block, position = divmod(step, self.repeats * self.repeats)
@@ -208,14 +214,16 @@ class StreamBatches(keras.utils.PyDataset):
 
 
 def stream_dataset(batch_size=32, seed=0, repeats=1, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,
-                   height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None):
-    """Return the stream of new CAPTCHAs as a PyDataset for model.fit(stream, steps_per_epoch=..., epochs=...).
+                   height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, batches_per_epoch=None):
+    """Return the stream of new CAPTCHAs as a PyDataset for model.fit(stream, epochs=...): with
+    `batches_per_epoch`, epoch e is batches e * batches_per_epoch onwards; without, give fit() steps_per_epoch.
 
     With `repeats` above 1, each drawn image is used that many times, in a shuffled block: drawing an image
     costs more than a training step on it, so this trains on more batches a second while never running out of
     new images. `first_batch` starts the stream part-way, exactly where an interrupted run stopped.
     """
-    return StreamBatches(batch_size, seed, first_batch, repeats, charset, label_length, height, width, num_workers)
+    return StreamBatches(batch_size, seed, first_batch, repeats, charset, label_length, height, width, num_workers,
+                         batches_per_epoch=batches_per_epoch)
 
 
 def stream_batches(batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,

@@ -89,8 +89,8 @@ def test_a_run_killed_in_epoch_3_continues_and_ends_like_an_uninterrupted_one(un
     output = interrupt_in_epoch_3(tmp_path, signal_number)
     if signal_number == signal.SIGINT:
         assert "Interrupted. Finished epochs saved in" in output and ": 2 of 5." in output
-    record, _ = oh.load_training_state(oh.backup_path(tmp_path / "backup"))
-    assert record["epochs_done"] == 2, "the backup holds the last finished epoch"
+    assert oh.epochs_done(tmp_path / "backup") == 2, "the backup holds the last finished epoch"
+    assert len(oh.read_log(tmp_path / "backup" / oh.LOG_NAME)["loss"]) == 2, "and the figures of those two"
     assert (tmp_path / "model.keras").read_bytes() == b"the previous model", "an unfinished run keeps the old model"
 
     output = finish_run(tmp_path)

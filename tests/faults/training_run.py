@@ -7,7 +7,6 @@ middle of epoch K, to wait for the test to kill it, after touching OUT/paused.
 """
 
 import argparse
-import functools
 import json
 import os
 import time
@@ -65,12 +64,11 @@ def main():
     callbacks = [SaveFinalState(out / "final_state.npz")]
     if arguments.pause_in_epoch is not None:
         callbacks.append(PauseInEpoch(arguments.pause_in_epoch, out / "paused"))
-    batches = functools.partial(oh.array_epochs, images[:64], labels[:64], batch_size=8, seed=0)
-    history = oh.train(model, batches, images[64:], labels[64:], epochs=NUM_EPOCHS, steps_per_epoch=8,
-                       learning_rate=1e-2, model_path=out / "model.keras",
-                       backup_dir=out / "backup", progress=False, callbacks=callbacks)
+    batches = oh.array_dataset(images[:64], labels[:64], batch_size=8, seed=0)
+    history = oh.train(model, batches, images[64:], labels[64:], epochs=NUM_EPOCHS, learning_rate=1e-2,
+                       model_path=out / "model.keras", backup_dir=out / "backup", verbose=0, callbacks=callbacks)
     with oh.atomic_write(out / "history.json", "w") as file:
-        json.dump(history.history, file)
+        json.dump(history, file)
     np.save(out / "logits.npy", oh.predict_logits(model, images[64:]))
 
 

@@ -1,4 +1,3 @@
-import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -132,10 +131,9 @@ def test_labels_of_different_lengths_train_and_read_with_the_folders_charset(tmp
     labels = [label[:3 + index % 3] for index, label in enumerate(labels)]  # 3, 4 and 5 characters
     loaded = oh.load_folder(oh.export_folder(tmp_path / "set", images, labels))
     model = oh.build_model(charset=loaded.charset, filters=(4, 8, 8), dense_units=8, rnn_units=4)
-    data = functools.partial(oh.array_epochs, loaded.images[:16], loaded.labels[:16], batch_size=8,
-                             charset=loaded.charset, augment=True)
-    history = oh.train(model, data, loaded.images[16:], loaded.labels[16:], epochs=2, steps_per_epoch=2,
-                       progress=False)
-    assert len(history.history["loss"]) == 2 and all(np.isfinite(history.history["loss"]))
+    data = oh.array_dataset(loaded.images[:16], loaded.labels[:16], batch_size=8, charset=loaded.charset,
+                            augment=True)
+    history = oh.train(model, data, loaded.images[16:], loaded.labels[16:], epochs=2, verbose=0)
+    assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))
     readings = oh.predict_text(model, loaded.images[16:])
     assert len(readings) == 8 and all(set(text) <= set(loaded.charset) for text in readings)

@@ -148,5 +148,5 @@ def test_pipeline_rates_count_batches_and_training_steps(clock):
         oh.batch_rate(iter([1, 2]), num_batches=5)
     model = oh.compile_model(oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4))
     clock.step = 0.1  # every reading of the clock is a tenth of a second after the one before
-    data = oh.array_epochs(np.zeros((16, 60, 160), np.uint8), ["AB12C"] * 16, batch_size=4)
+    data = oh.array_dataset(np.zeros((32, 60, 160), np.uint8), ["AB12C"] * 32, batch_size=4)
     assert oh.fit_rate(model, data, num_batches=3, warmup_batches=2) == pytest.approx(10)

@@ -122,29 +122,46 @@ def test_stream_dataset_starts_part_way_exactly_where_the_stream_would_be():
     np.testing.assert_array_equal(np.stack(later), np.stack(whole[3:]))
 
 
-def test_array_epochs_shuffles_each_epoch_by_seed_and_epoch_and_starts_at_any_batch(dataset):
+def test_array_dataset_shuffles_each_epoch_by_seed_and_epoch_and_can_jump_to_any_epoch(dataset):
     images, labels = dataset
-    batches = [labels for _, labels in first_batches(oh.array_epochs(images, labels, batch_size=5, seed=4), 12)]
-    per_epoch = -(-len(images) // 5)
-    first, second = np.concatenate(batches[:per_epoch]), np.concatenate(batches[per_epoch:2 * per_epoch])
-    assert sorted(map(tuple, first)) == sorted(map(tuple, oh.encode_labels(labels))), "each image once an epoch"
-    assert (first != second).any(), "the next epoch is shuffled differently"
-    later = oh.array_epochs(images, labels, batch_size=5, seed=4, first_batch=per_epoch + 1)
-    for expected, (_, got) in zip(batches[per_epoch + 1:], first_batches(later, 3)):
-        np.testing.assert_array_equal(got, expected)
+    batches = oh.array_dataset(images, labels, batch_size=5, seed=4)
+    epochs = [epoch_of(batches)[1] for _ in range(3)]
+    assert sorted(map(tuple, epochs[0])) == sorted(map(tuple, oh.encode_labels(labels))), "each image once an epoch"
+    assert (epochs[0] != epochs[1]).any(), "the next epoch is shuffled differently"
+    later = oh.array_dataset(images, labels, batch_size=5, seed=4)
+    later.set_epoch(2)
+    np.testing.assert_array_equal(epoch_of(later)[1], epochs[2])
+    np.testing.assert_array_equal(epoch_of(later)[1], epoch_of(batches)[1])  # and both go on alike
 
 
-def test_augmented_epochs_repeat_exactly_and_start_at_any_batch(dataset):
+def test_augmented_epochs_repeat_exactly_and_can_jump_to_any_epoch(dataset):
     images, labels = dataset
-    whole = [batch for batch, _ in first_batches(oh.array_epochs(images, labels, 5, seed=4, augment=True), 6)]
-    plain = [batch for batch, _ in first_batches(oh.array_epochs(images, labels, 5, seed=4), 6)]
-    later = oh.array_epochs(images, labels, batch_size=5, seed=4, augment=True, first_batch=4)
-    for expected, (got, _) in zip(whole[4:], first_batches(later, 2)):
-        np.testing.assert_array_equal(got, expected)
+    augmented, still = (oh.array_dataset(images, labels, 5, seed=4, augment=augment) for augment in (True, False))
+    whole = [epoch_of(augmented)[0] for _ in range(2)]
+    plain = [epoch_of(still)[0] for _ in range(2)]
+    later = oh.array_dataset(images, labels, batch_size=5, seed=4, augment=True)
+    later.set_epoch(1)
+    np.testing.assert_array_equal(epoch_of(later)[0], whole[1])
     assert all(moved.dtype == np.uint8 for moved in whole)
-    differences = [np.abs(moved.astype(float) - still) / 255 for moved, still in zip(whole, plain)]
-    assert all(difference.mean() > 0.005 for difference in differences), "every batch moves"
+    differences = [np.abs(moved.astype(float) - unmoved) / 255 for moved, unmoved in zip(whole, plain)]
+    assert all(difference.mean() > 0.005 for difference in differences), "every epoch moves"
     assert all(difference.mean() < 0.2 for difference in differences), "but only a little"
+
+
+def test_stream_epochs_of_a_set_length_follow_each_other_and_can_jump_to_any_epoch():
+    with oh.stream_dataset(batch_size=4, seed=3, num_workers=1) as stream:
+        whole = [labels for _, labels in first_batches(stream, 6)]
+    with oh.stream_dataset(batch_size=4, seed=3, num_workers=1, batches_per_epoch=2) as stream:
+        assert len(stream) == 2 and stream.num_batches == 2
+        first = epoch_of(stream)[1]
+        stream.set_epoch(2)
+        third = epoch_of(stream)[1]
+        fourth = epoch_of(stream)[1]
+    np.testing.assert_array_equal(first, np.concatenate(whole[:2]))
+    np.testing.assert_array_equal(third, np.concatenate(whole[4:6]))
+    assert len(fourth) == 8 and not np.array_equal(fourth, third), "epoch 4 draws batches 6 and 7"
+    with pytest.raises(ValueError, match="batches_per_epoch must be a positive whole number"):
+        oh.stream_dataset(batches_per_epoch=0)
 
 
 def test_augment_batch_without_any_movement_gives_the_images_back(dataset):

@@ -2,8 +2,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import functools
-
 import keras
 import numpy as np
 import pytest
@@ -32,51 +30,73 @@ def test_schedule_warms_up_then_falls_to_zero():
         oh.warmup_cosine_schedule(1e-2, total_steps=10, warmup_steps=10)
 
 
-def test_train_logs_reading_figures_and_saves_a_model_that_reloads(data, tmp_path, capsys):
+def test_train_logs_reading_figures_prints_each_epoch_and_saves_a_model_that_reloads(data, tmp_path, capsys):
     train_images, train_labels, validation_images, validation_labels = data
     model = tiny_model()
     path = tmp_path / "model.keras"
     history = oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
                        validation_labels, epochs=2, warmup_epochs=1, model_path=path)
-    assert set(history.history) >= {"loss", "val_loss", "val_accuracy", "val_cer"}
-    assert len(history.history["loss"]) == 2
-    assert history.history["loss"][1] < history.history["loss"][0]
-    assert all(0 <= value <= 1 for value in history.history["val_accuracy"])
-    assert "Epoch 2/2: loss" in capsys.readouterr().out
+    assert set(history) == {"loss", "val_loss", "val_accuracy", "val_cer"}
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    assert all(0 <= value <= 1 for value in history["val_accuracy"])
+    printed = capsys.readouterr().out
+    assert "Epoch 2/2" in printed and " - loss: " in printed and " - val_accuracy: " in printed
     reloaded = oh.load_model(path)
     assert oh.predict_text(reloaded, validation_images) == oh.predict_text(model, validation_images)
-    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"], "no training folder is left behind"
 
 
-def test_best_checkpoint_keeps_the_best_epoch_not_the_last(tmp_path):
-    model = tiny_model()
-    checkpoint = oh.BestCheckpoint(tmp_path / "best.keras", monitor="val_accuracy")
-    checkpoint.set_model(model)
-    weights = model.get_weights()
-    checkpoint.on_epoch_end(0, {"loss": 3.0, "val_accuracy": 0.5})
-    model.set_weights([w + 1 for w in weights])
-    checkpoint.on_epoch_end(1, {"loss": 2.0, "val_accuracy": 0.4})
-    assert checkpoint.best_epoch == 1
-    np.testing.assert_array_equal(checkpoint.best_weights[0], weights[0])
-    np.testing.assert_array_equal(oh.load_model(tmp_path / "best.keras").get_weights()[0], weights[0])
-    checkpoint.on_epoch_end(2, {"loss": float("nan"), "val_accuracy": 0.9})
-    assert checkpoint.best_epoch == 1, "an epoch with a NaN loss is never kept"
+class EpochWeights(keras.callbacks.Callback):
+    """Keep a copy of the weights at the end of every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
 
 
-def test_nan_loss_stops_training_and_keeps_the_earlier_model(data, tmp_path):
+def test_train_ends_with_the_best_epoch_not_the_last(data, monkeypatch):
     train_images, train_labels, validation_images, validation_labels = data
-    path = tmp_path / "model.keras"
+    scripted = iter([0.2, 0.5, 0.4])  # the accuracy "read" after each epoch
+    monkeypatch.setattr(oh.training, "sequence_accuracy", lambda labels, predictions: next(scripted))
+    model, recorder = tiny_model(), EpochWeights()
+    history = oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
+                       validation_labels, epochs=3, verbose=0, callbacks=[recorder])
+    assert history["val_accuracy"] == [0.2, 0.5, 0.4]
+    for kept, second, last in zip(model.get_weights(), recorder.weights[1], recorder.weights[2]):
+        np.testing.assert_array_equal(kept, second)
+    assert any(not np.array_equal(second, last) for second, last in zip(recorder.weights[1], recorder.weights[2]))
+
+
+class PoisonInEpoch(keras.callbacks.Callback):
+    """Make the model's output NaN from the start of epoch `epoch` (counted from 1)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            bias = self.model.get_layer("logits").bias
+            bias.assign(np.full(bias.shape, np.nan, np.float32))
+
+
+def test_nan_loss_stops_training_names_epoch_and_batch_and_keeps_what_was_saved(data, tmp_path):
+    train_images, train_labels, validation_images, validation_labels = data
+    path, backup = tmp_path / "model.keras", tmp_path / "backup"
     path.write_bytes(b"an earlier model")
-    broken = tiny_model()
-    logits = broken.get_layer("logits")
-    logits.bias.assign(np.full(logits.bias.shape, np.nan, np.float32))  # every loss is NaN from the first batch
-    with pytest.raises(FloatingPointError, match=r"NaN in epoch 1, batch 1.*model.keras was left as it was.*"
-                                                 r"backup holds the 0 epochs before.*learning_rate"):
-        oh.train(broken, functools.partial(oh.array_epochs, train_images, train_labels, batch_size=8),
-                 validation_images, validation_labels, epochs=3, steps_per_epoch=2, model_path=path,
-                 backup_dir=tmp_path / "backup", progress=False)
+    with pytest.raises(FloatingPointError, match=r"NaN or infinite in epoch 2 \(NaN or Inf loss encountered at "
+                                                 r"batch 0.*model.keras was left as it was.*backup holds the 1 "
+                                                 r"epochs before.*learning_rate"):
+        oh.train(tiny_model(), oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
+                 validation_labels, epochs=3, model_path=path, backup_dir=backup, verbose=0,
+                 callbacks=[PoisonInEpoch(2)])
     assert path.read_bytes() == b"an earlier model"
-    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"], "no backup of a NaN epoch"
+    assert oh.epochs_done(backup) == 1, "the backup holds the healthy epoch, not the NaN one"
+    best = oh.load_model(backup / oh.BEST_NAME)
+    assert all(np.isfinite(weights).all() for weights in best.get_weights()), "the best epoch stays intact"
 
 
 def test_patience_stops_when_reading_accuracy_does_not_improve(data, monkeypatch):
@@ -85,8 +105,8 @@ def test_patience_stops_when_reading_accuracy_does_not_improve(data, monkeypatch
     monkeypatch.setattr(oh.training, "sequence_accuracy", lambda labels, predictions: next(scripted))
     model = tiny_model()
     history = oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
-                       validation_labels, epochs=7, warmup_epochs=0, patience=2, progress=False)
-    assert history.history["val_accuracy"] == [0.2, 0.5, 0.4, 0.45], "best in epoch 2, then 2 epochs without"
+                       validation_labels, epochs=7, warmup_epochs=0, patience=2, verbose=0)
+    assert history["val_accuracy"] == [0.2, 0.5, 0.4, 0.45], "best in epoch 2, then 2 epochs without"
     assert next(scripted) == 0.3, "epoch 5 never ran"
 
 
@@ -95,10 +115,10 @@ def test_train_refuses_labels_the_model_cannot_emit(data):
     narrow = oh.build_model(width=64, label_length=3, filters=(4, 8, 8), dense_units=8, rnn_units=4)
     with pytest.raises(ValueError, match="needs 9 time steps .* but the model emits 8"):
         oh.train(narrow, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images[:, :, :64],
-                 ["AAAAA"] * len(validation_images), epochs=2, progress=False)
+                 ["AAAAA"] * len(validation_images), epochs=2, verbose=0)
     with pytest.raises(ValueError, match=r"epochs \(1\) must exceed warmup_epochs \(1\)"):
         oh.train(narrow, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images[:, :, :64],
-                 ["AB"] * len(validation_images), epochs=1, progress=False)
+                 ["AB"] * len(validation_images), epochs=1, verbose=0)
 
 
 class InterruptInEpoch(keras.callbacks.Callback):
@@ -116,46 +136,68 @@ class InterruptInEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+def stream(**options):
+    return oh.stream_dataset(batch_size=8, seed=5, num_workers=1, batches_per_epoch=2, **options)
+
+
 def test_ctrl_c_on_a_stream_then_training_again_ends_like_an_uninterrupted_run(data, tmp_path, capsys):
     _, _, validation_images, validation_labels = data
-    stream = functools.partial(oh.stream_dataset, batch_size=8, seed=5, num_workers=1)
-    settings = dict(epochs=3, steps_per_epoch=2, learning_rate=1e-2, progress=False)
-    whole = tiny_model()
-    expected = oh.train(whole, stream, validation_images, validation_labels, **settings).history
-    interrupted = tiny_model()
+    settings = dict(epochs=3, learning_rate=1e-2, verbose=0)
+    whole, recorder = tiny_model(), EpochWeights()
+    expected = oh.train(whole, stream(), validation_images, validation_labels, callbacks=[recorder], **settings)
     with pytest.raises(KeyboardInterrupt):
-        oh.train(interrupted, stream, validation_images, validation_labels, backup_dir=tmp_path,
+        oh.train(tiny_model(), stream(), validation_images, validation_labels, backup_dir=tmp_path,
                  callbacks=[InterruptInEpoch(2)], **settings)
     assert "Interrupted. Finished epochs saved in" in capsys.readouterr().out
-    resumed = tiny_model()
-    history = oh.train(resumed, stream, validation_images, validation_labels, backup_dir=tmp_path, **settings)
+    resumed, resumed_recorder = tiny_model(), EpochWeights()
+    history = oh.train(resumed, stream(), validation_images, validation_labels, backup_dir=tmp_path,
+                       callbacks=[resumed_recorder], **settings)
     assert "1 of 3 epochs were done" in capsys.readouterr().out
-    assert history.history == expected and len(history.history["loss"]) == 3
-    for left, right in zip(resumed.get_weights(), whole.get_weights()):
+    assert history == expected and len(history["loss"]) == 3 and len(set(history["loss"])) == 3
+    assert len(resumed_recorder.weights) == 2, "the continued run trained epochs 2 and 3 only"
+    for left, right in zip(resumed_recorder.weights[-1], recorder.weights[-1]):
         np.testing.assert_array_equal(left, right)
+    assert not tmp_path.exists(), "a finished run removes its backup"
 
 
 def test_a_backup_is_continued_only_with_the_same_settings(data, tmp_path):
     train_images, train_labels, validation_images, validation_labels = data
-    batches = functools.partial(oh.array_epochs, train_images, train_labels, batch_size=8)
-    settings = dict(steps_per_epoch=2, backup_dir=tmp_path, progress=False)
+    batches = oh.array_dataset(train_images, train_labels, batch_size=8)
     with pytest.raises(KeyboardInterrupt):
-        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3,
-                 callbacks=[InterruptInEpoch(2)], **settings)
+        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3, backup_dir=tmp_path,
+                 verbose=0, callbacks=[InterruptInEpoch(2)])
     with pytest.raises(ValueError, match=r"other settings \(epochs 3 in the backup, 4 now\).*delete the folder"):
-        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=4, **settings)
-    state = oh.backup_path(tmp_path)
-    state.write_bytes(state.read_bytes()[:1000])
+        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=4, backup_dir=tmp_path,
+                 verbose=0)
+    with pytest.raises(ValueError, match=r"batches_per_epoch 2 in the backup, 4 now; batch_size 8 in the backup, "
+                                         r"4 now"):
+        oh.train(tiny_model(), oh.array_dataset(train_images, train_labels, batch_size=4), validation_images,
+                 validation_labels, epochs=3, backup_dir=tmp_path, verbose=0)
+    with pytest.raises(ValueError, match=r"parameters \d+ in the backup, \d+ now"):
+        oh.train(oh.build_model(filters=(4, 8, 16), dense_units=8, rnn_units=4), batches, validation_images,
+                 validation_labels, epochs=3, backup_dir=tmp_path, verbose=0)
+    for state in (tmp_path / oh.STATE_NAME).glob("latest.weights.h5*"):
+        state.write_bytes(state.read_bytes()[:1000])
     with pytest.raises(ValueError, match=r"training backup .* is truncated or corrupt.*delete the folder"):
-        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3, **settings)
+        oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3, backup_dir=tmp_path,
+                 verbose=0)
 
 
-def test_a_resumable_run_needs_data_that_can_start_at_any_batch(data, tmp_path):
+def test_train_needs_data_whose_epochs_can_start_anywhere(data, tmp_path):
     train_images, train_labels, validation_images, validation_labels = data
-    stream = oh.stream_dataset(batch_size=8, seed=5, num_workers=1)
-    for dataset in stream, oh.array_dataset(train_images, train_labels, batch_size=8):
-        with pytest.raises(ValueError, match=r"functools.partial\(oh.array_epochs.*functools.partial\(oh.stream"):
-            oh.train(tiny_model(), dataset, validation_images, validation_labels, epochs=2, steps_per_epoch=2,
-                     backup_dir=tmp_path, progress=False)
-    with pytest.raises(ValueError, match="set steps_per_epoch"):
-        oh.train(tiny_model(), stream, validation_images, validation_labels, epochs=2, progress=False)
+    endless = oh.stream_dataset(batch_size=8, seed=5, num_workers=1)
+    plain = [(train_images[:8], oh.encode_labels(train_labels[:8]))]
+    for dataset in endless, plain:
+        with pytest.raises(ValueError, match=r"oh.array_dataset\(images, labels.*batches_per_epoch"):
+            oh.train(tiny_model(), dataset, validation_images, validation_labels, epochs=2, verbose=0)
+
+
+def test_repeatable_epochs_sets_the_data_epoch_and_the_dropout_state_from_the_epoch(data):
+    train_images, train_labels, _, _ = data
+    model, batches = tiny_model(), oh.array_dataset(train_images, train_labels, batch_size=8, seed=3)
+    callback = oh.RepeatableEpochs(batches, seed=9)
+    callback.set_model(model)
+    callback.on_epoch_begin(4)
+    assert batches.epoch == 4
+    state = keras.ops.convert_to_numpy(model.get_layer("dropout").seed_generator.state)
+    assert state.tolist() == [9, 4 << 20]
