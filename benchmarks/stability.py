@@ -11,6 +11,8 @@ the 20,000 of data/extra.npz, batch 32, warm-up for 1 epoch then cosine decay fr
     clipnorm_1         Adam with each gradient's norm clipped to 1
     ema                Adam keeping an exponential moving average of the weights (use_ema=True), which
                        keras.callbacks.SwapEMAWeights puts in place for each epoch's reading
+    recompute_bn       batch normalization's running statistics set afresh from 100 training batches before each
+                       epoch's reading (oh.RecomputeBatchStatistics; training itself is unchanged)
 
 Join changes with "+" to combine them: --variants bn_momentum_0.9+clipnorm_1. Every epoch's figures go to
 build/stability.csv (variant, epoch, minutes, loss, val_accuracy), for the before/after curves:
@@ -38,8 +40,8 @@ import numpy as np  # noqa: E402
 import ocr_helpers as oh  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CHANGES = ("baseline", "bn_momentum_0.9", "clipnorm_1", "ema")
-VARIANTS = ("baseline", "bn_momentum_0.9", "clipnorm_1", "ema")
+CHANGES = ("baseline", "bn_momentum_0.9", "clipnorm_1", "ema", "recompute_bn")
+VARIANTS = ("baseline", "bn_momentum_0.9", "clipnorm_1", "recompute_bn")
 
 
 def variant_name(text):
@@ -160,6 +162,8 @@ def main():
         model = variant_model(variant, schedule)
         # with use_ema, read the averaged weights after each epoch, then swap the trained ones back
         callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if "ema" in variant.split("+") else []
+        if "recompute_bn" in variant.split("+"):
+            callbacks.append(oh.RecomputeBatchStatistics(images[:100 * arguments.batch_size], arguments.batch_size))
         callbacks.append(oh.ReadingAccuracy(validation_images, validation_labels))
         callbacks.append(EpochRows(arguments.csv, variant))
         start = time.perf_counter()

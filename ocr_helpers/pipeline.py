@@ -87,6 +87,10 @@ class ArrayBatches(keras.utils.PyDataset):
         """Give the batches of epoch `epoch` (counted from 0) from now on."""
         self.epoch = epoch
 
+    def first_images(self, count):
+        """Return the first `count` images, unshuffled and unaugmented (for oh.RecomputeBatchStatistics)."""
+        return self.images[:count]
+
     def order(self, epoch):
         """Return the order of the rows in `epoch` (kept for the current epoch only)."""
         if epoch not in self.orders:
@@ -162,6 +166,10 @@ class StreamBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.epoch += 1
+
+    def first_images(self, count):
+        """Return the stream's first `count` images, drawn here (for oh.RecomputeBatchStatistics)."""
+        return draw_chunk(self.seed, 0, count, *self.drawing)[1]
 
     def draw(self, number):
         """Return drawn batch `number` (images, encoded labels), keeping the next `prefetch` batches in the works."""

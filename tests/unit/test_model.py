@@ -41,6 +41,14 @@ def test_build_model_keeps_sizes_as_keyword_parameters():
     assert model.get_layer("block3_conv").filters == 24
 
 
+def test_batch_norm_momentum_reaches_every_batch_normalization_layer():
+    def momenta(model):
+        return [layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+    assert momenta(oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)) == [0.99] * 3
+    assert momenta(oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4, batch_norm_momentum=0.9)) == [0.9] * 3
+
+
 def test_the_model_scales_pixels_itself():
     model = oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)
     scaled = keras.Model(model.input, model.get_layer("scale_pixels").output)

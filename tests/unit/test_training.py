@@ -201,3 +201,22 @@ def test_repeatable_epochs_sets_the_data_epoch_and_the_dropout_state_from_the_ep
     assert batches.epoch == 4
     state = keras.ops.convert_to_numpy(model.get_layer("dropout").seed_generator.state)
     assert state.tolist() == [9, 4 << 20]
+
+
+def test_recomputed_batch_statistics_make_inference_read_as_training_mode_does(data):
+    train_images = data[0]
+    keras.utils.set_random_seed(0)
+    model = oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4, dropout=0.0)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:  # running statistics far from the truth, as mid-run in notebook 06
+        layer.moving_mean.assign(np.full(layer.moving_mean.shape, 5.0, np.float32))
+    batch = train_images[:8]
+    training_mode = keras.ops.convert_to_numpy(model(batch, training=True))
+    assert not np.allclose(keras.ops.convert_to_numpy(model(batch, training=False)), training_mode, atol=1e-3)
+    callback = oh.RecomputeBatchStatistics(batch, batch_size=8, num_batches=1)
+    callback.set_model(model)
+    callback.on_test_begin()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(batch, training=False)), training_mode, atol=1e-4)
+    means = [keras.ops.convert_to_numpy(layer.moving_mean) for layer in norms]
+    callback.on_epoch_end(0)  # once an epoch: the validation pass already recomputed them
+    assert all(np.array_equal(mean, keras.ops.convert_to_numpy(layer.moving_mean)) for mean, layer in zip(means, norms))
