@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -82,24 +83,42 @@ def reports(arguments):
 
 
 def test(arguments):
-    """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX: the unit
-    tests and the series at test parameters again."""
+    """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
+    time: the unit tests and the series at test parameters again. Most of both halves is one core's work (kernels
+    starting, processes importing Keras), so side by side they take little longer than the longer one alone."""
     env = course_environment("tensorflow")
     shutil.rmtree(TEST_BUILD, ignore_errors=True)
+    say("JAX backend, alongside: unit tests and the series at test parameters (its output follows at the end)")
+    with tempfile.TemporaryFile("w+") as jax_output:
+        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py", *arguments]
+        jax = subprocess.Popen([str(part) for part in jax_command], cwd=ROOT, env=course_environment("jax"),
+                               stdout=jax_output, stderr=subprocess.STDOUT)
+        try:
+            first, second = test_on_tensorflow(arguments, env)
+            third = jax.wait()
+        finally:
+            if jax.poll() is None:  # the TensorFlow half was interrupted: stop the JAX half too
+                jax.terminate()
+                jax.wait()
+        jax_output.seek(0)
+        say("JAX backend: unit tests and the series at test parameters")
+        print(jax_output.read(), end="", flush=True)
+    return first or second or third
+
+
+def test_on_tensorflow(arguments, env):
+    """Run the TensorFlow half of the tests; return the exit codes of pytest and of nbval."""
     say("TensorFlow backend: unit, main-job, fault, cross-backend and notebook tests")
     first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/faults", "tests/backends",
                 "tests/notebooks", *arguments, env=env)
     executed = sorted(TEST_BUILD.glob("*.ipynb"))
     if not executed:
         say("no notebook was executed, so nbval has nothing to check")
-        return first or 1
+        return first or 1, 1
     second = run(PYTHON, "-m", "pytest", "--nbval", "--nbval-current-env",
                  "--nbval-sanitize-with", ROOT / "tests" / "notebooks" / "sanitize.cfg",
                  "-p", "no:cacheprovider", *executed, env=env)
-    say("JAX backend: unit tests and the series at test parameters")
-    third = run(PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py", *arguments,
-                env=course_environment("jax"))
-    return first or second or third
+    return first, second
 
 
 def lab(arguments):
