@@ -23,7 +23,7 @@ _LAZY_NAMES = {
                      "ctc_loss_numpy", "ctc_occupancy", "extend_with_blanks", "greedy_decode", "log_softmax",
                      "beam_search_decode", "decode_text", "time_steps_needed"], "ctc"),
     **dict.fromkeys(["ArrayBatches", "StreamBatches", "array_dataset", "augment_batch",
-                     "check_images", "stream_batches", "stream_dataset"], "pipeline"),
+                     "check_images", "fit_input", "stream_batches", "stream_dataset"], "pipeline"),
     **dict.fromkeys(["align", "character_error_rate", "confusions", "edit_distance", "predict_logits",
                      "predict_text", "sequence_accuracy"], "reading"),
     **dict.fromkeys(["CLIPNORM", "ReadingAccuracy", "RecomputeBatchStatistics", "RepeatableEpochs",

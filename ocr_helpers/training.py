@@ -11,7 +11,7 @@ import keras
 from .ctc import CTCLoss, check_label_fits
 from .labels import encode_labels
 from .model import model_charset
-from .pipeline import array_dataset
+from .pipeline import array_dataset, fit_input
 from .reading import character_error_rate, predict_text, sequence_accuracy
 from .resume import BEST_NAME, LOG_NAME, STATE_NAME, epochs_done, has_backup, read_log, start_or_continue
 from .saving import check_model_path, load_model, save_model
@@ -187,8 +187,8 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
         chain = training_callbacks(folder, train_data, validation_images, validation_labels, charset, seed,
                                    best_so_far, backup=backup_dir is not None, patience=patience)
         try:
-            model.fit(train_data, epochs=epochs, validation_data=validation, callbacks=chain + list(callbacks),
-                      shuffle=False, verbose=verbose)  # the data shuffles itself, by (seed, epoch)
+            model.fit(fit_input(train_data), epochs=epochs, validation_data=fit_input(validation),
+                      callbacks=chain + list(callbacks), shuffle=False, verbose=verbose)  # data shuffle themselves
         except KeyboardInterrupt:
             if backup_dir is not None:
                 print(f"Interrupted. Finished epochs saved in {backup_dir}: {epochs_done(folder)} of {epochs}. Run "

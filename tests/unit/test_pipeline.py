@@ -2,6 +2,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras
 import numpy as np
 import pytest
 
@@ -168,3 +169,22 @@ def test_augment_batch_without_any_movement_gives_the_images_back(dataset):
     images, _ = dataset
     still = oh.augment_batch(images[:4], [1, 2], max_shift=(0, 0), max_shrink=0, max_shear=0)
     np.testing.assert_array_equal(still, images[:4])
+
+
+def test_fit_input_gives_the_batches_of_the_epoch_the_data_is_at(dataset):
+    images, labels = dataset
+    batches = oh.array_dataset(images, labels, batch_size=6, seed=4, augment=True)
+    fed = oh.fit_input(batches)
+    if keras.backend.backend() != "tensorflow":
+        assert fed is batches, "other backends read the PyDataset itself"
+        return
+    for epoch in (3, 0):
+        batches.set_epoch(epoch)
+        read = [tuple(np.asarray(array) for array in pair) for pair in fed]
+        assert len(read) == len(batches) == 4
+        for index, (image_batch, label_batch) in enumerate(read):
+            expected_images, expected_labels = batches[index]
+            assert image_batch.dtype == np.uint8 and label_batch.dtype == expected_labels.dtype
+            np.testing.assert_array_equal(image_batch, expected_images)
+            np.testing.assert_array_equal(label_batch, expected_labels)
+    assert fed.element_spec[0].shape.as_list() == [None, 60, 160]
