@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Run the CAPTCHA OCR course: `python3 run.py reports`, `python3 run.py test`, `python3 run.py lab`.
+"""Run the CAPTCHA OCR course: `python3 run.py reports`, `python3 run.py test`, `python3 run.py lab`, and read
+your own CAPTCHA images with the trained model: `python3 run.py read PATH... [--model MODEL] [--csv OUT]`.
 
 Needs only Python 3.11+: the first run creates `.venv/` and installs requirements.txt and the
 `ocr_helpers` package into it; later runs reuse it until requirements.txt or pyproject.toml change.
@@ -22,15 +23,17 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".ocr-course-installed"
 TEST_BUILD = ROOT / "build" / "test-notebooks"
 BACKENDS = ("tensorflow", "jax")  # the Keras backends the course runs and is tested on; the first is the default
+DEFAULT_MODEL = ROOT / "artifacts" / "captcha_ocr.keras"  # notebook 06 saves it
+PROGRESS_FROM = 100  # `read` shows a progress bar on stderr for more files than this
 
 
-def say(message):
-    print(f"run.py: {message}", flush=True)
+def say(message, file=None):
+    print(f"run.py: {message}", file=file, flush=True)
 
 
 def run(*command, **options):
-    """Run a command, echoing it, and return its exit code."""
-    say(" ".join(str(part) for part in command))
+    """Run a command, echoing it (to the file `echo`, stdout by default), and return its exit code."""
+    say(" ".join(str(part) for part in command), options.pop("echo", None))
     return subprocess.call([str(part) for part in command], cwd=options.pop("cwd", ROOT), **options)
 
 
@@ -42,18 +45,22 @@ def install_stamp():
     return digest.hexdigest()
 
 
-def ensure_environment():
-    """Create the virtual environment and install the pinned requirements if they changed."""
+def ensure_environment(log=None):
+    """Create the virtual environment and install the pinned requirements if they changed.
+
+    Its messages and pip's output go to the file `log` (stdout by default; `read` keeps stdout for its rows).
+    """
     if sys.version_info < (3, 11):
         sys.exit(f"run.py: Python 3.11 or newer is needed, this is {sys.version.split()[0]}.")
     stamp = install_stamp()
     if STAMP.is_file() and STAMP.read_text() == stamp:
         return
     if not PYTHON.exists():
-        say(f"creating the virtual environment {VENV} (once)")
+        say(f"creating the virtual environment {VENV} (once)", log)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    say("installing requirements.txt and ocr_helpers into it (a few minutes the first time)")
-    code = run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-r", "requirements.txt", "-e", ".")
+    say("installing requirements.txt and ocr_helpers into it (a few minutes the first time)", log)
+    code = run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-r", "requirements.txt", "-e", ".",
+               echo=log, stdout=log)
     if code:
         sys.exit(f"run.py: installing the requirements failed (exit {code}); see pip's message above.")
     staged = STAMP.with_suffix(".partial")
@@ -126,16 +133,83 @@ def lab(arguments):
     return run(PYTHON, "-m", "jupyter", "lab", *arguments, cwd=ROOT / "notebooks", env=course_environment())
 
 
+def read_parser():
+    """Return the parser of `run.py read`'s arguments."""
+    parser = argparse.ArgumentParser(
+        prog="run.py read", description="Print what a trained model reads in CAPTCHA images of any size and colour "
+        "mode: one `file<TAB>text<TAB>confidence` row per image on stdout. The confidence (0..1) is the product "
+        "over time steps of the largest softmax probability, the probability of the path greedy decoding reads: "
+        "check readings with a low one by hand. Files that cannot be decoded are listed on stderr at the end "
+        "(exit code 1); a missing model, path or an empty folder stops at once (exit code 2).")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="an image file, or a folder: its image files (not its subfolders') in name order")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help="the trained model (default: artifacts/captcha_ocr.keras, saved by notebook 06)")
+    parser.add_argument("--csv", type=Path, metavar="OUT",
+                        help="also write the rows to this CSV file, with a file,text,confidence header")
+    parser.add_argument("--batch-size", type=int, default=256, help="files decoded and read in one call (256)")
+    return parser
+
+
+def in_environment():
+    """Return True if this is the course's own Python, the one in .venv."""
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def read(arguments):
+    """Read image files with a trained model (`python3 run.py read --help`), from the Python in .venv."""
+    parser = read_parser()
+    options = parser.parse_args(arguments)  # usage errors and --help at once, before Keras loads
+    if options.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1, got {options.batch_size}")
+    if not in_environment():
+        return subprocess.call([str(PYTHON), str(ROOT / "run.py"), "read", *arguments], env=course_environment())
+    os.environ.update(course_environment())  # before Keras is imported: TF_CPP_MIN_LOG_LEVEL=3, the backend
+    return read_and_print(options)
+
+
+def complain(message):
+    """Print why `read` stops, on one line of stderr, and return its exit code, 2."""
+    print(f"run.py read: {message}", file=sys.stderr, flush=True)
+    return 2
+
+
+def read_and_print(options):
+    """Print a row for each image `options` name, then the files that could not be read; return the exit code."""
+    import ocr_helpers as oh  # the package installed in .venv
+
+    try:
+        paths = oh.image_paths(options.paths)
+        model = oh.load_model(options.model, compile=False)
+        rows, failures = oh.read_files(model, paths, options.batch_size, progress=len(paths) > PROGRESS_FROM)
+    except (OSError, ValueError) as error:
+        return complain(error)
+    for row in rows:
+        print("\t".join(oh.reading_fields(row)))
+    sys.stdout.flush()
+    if options.csv is not None:
+        try:
+            oh.write_readings_csv(options.csv, rows)
+        except OSError as error:
+            return complain(f"cannot write the CSV file {options.csv}: {error}")
+    for file, reason in failures:
+        print(f"run.py read: could not read {file}: {reason}", file=sys.stderr)
+    if failures:
+        print(f"run.py read: {len(failures)} of {len(paths)} files could not be read (listed above); the other "
+              f"{len(rows)} were read.", file=sys.stderr, flush=True)
+    return 1 if failures else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["reports", "test", "lab", "setup"])
+    parser.add_argument("command", choices=["reports", "test", "lab", "setup", "read"])
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help="passed on to the tool the command runs")
     options = parser.parse_args()
     check_backend()
-    ensure_environment()
+    ensure_environment(sys.stderr if options.command == "read" else None)
     if options.command == "setup":
         return 0
-    return {"reports": reports, "test": test, "lab": lab}[options.command](options.arguments)
+    return {"reports": reports, "test": test, "lab": lab, "read": read}[options.command](options.arguments)
 
 
 if __name__ == "__main__":

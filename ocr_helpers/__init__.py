@@ -29,6 +29,8 @@ _LAZY_NAMES = {
     **dict.fromkeys(["CLIPNORM", "ReadingAccuracy", "RecomputeBatchStatistics", "RepeatableEpochs",
                      "reader_optimizer", "train", "training_callbacks", "warmup_cosine_schedule"], "training"),
     **dict.fromkeys(["load_model", "save_model"], "saving"),
+    **dict.fromkeys(["confidences", "image_paths", "read_files", "reading_fields", "write_readings_csv"],
+                    "files_reading"),
     **dict.fromkeys(["LabeledFolder", "add_line_and_blur", "draw_real_looking", "export_folder", "fit_image",
                      "load_folder", "read_label_csv", "split_labeled"], "folders"),
     **dict.fromkeys(["BEST_NAME", "LOG_NAME", "STATE_NAME", "epochs_done", "has_backup", "read_log",
