@@ -96,8 +96,9 @@ def read_files(model, paths, batch_size=256, progress=False):
     file that cannot be decoded is left out of the rows and listed in the failures with the reason; the
     other files are still read. `progress` shows a bar on stderr.
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}.")
+    from .pipeline import check_batch_size  # imports Keras, which reading needs anyway
+
+    check_batch_size(batch_size)
     height, width = model_image_size(model)
     paths = list(paths)
     rows, failures = [], []
