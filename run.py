@@ -91,13 +91,15 @@ def reports(arguments):
 
 def test(arguments):
     """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
-    time: the unit tests and the series at test parameters again. Most of both halves is one core's work (kernels
+    time: the unit tests, and the series at test parameters twice from nothing, every output of the second run
+    checked against the first's. Most of both halves is one core's work (kernels
     starting, processes importing Keras), so side by side they take little longer than the longer one alone."""
     env = course_environment("tensorflow")
     shutil.rmtree(TEST_BUILD, ignore_errors=True)
     say("JAX backend, alongside: unit tests and the series at test parameters (its output follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
-        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py", *arguments]
+        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py",
+                       "tests/notebooks/test_series_repeats.py", *arguments]
         jax = subprocess.Popen([str(part) for part in jax_command], cwd=ROOT, env=course_environment("jax"),
                                stdout=jax_output, stderr=subprocess.STDOUT)
         try:
@@ -117,7 +119,7 @@ def test_on_tensorflow(arguments, env):
     """Run the TensorFlow half of the tests; return the exit codes of pytest and of nbval."""
     say("TensorFlow backend: unit, main-job, fault, cross-backend and notebook tests")
     first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/faults", "tests/backends",
-                "tests/notebooks", *arguments, env=env)
+                "tests/notebooks/test_clean.py", "tests/notebooks/test_execute.py", *arguments, env=env)
     executed = sorted(TEST_BUILD.glob("*.ipynb"))
     if not executed:
         say("no notebook was executed, so nbval has nothing to check")
@@ -144,7 +146,8 @@ def read_parser():
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="an image file, or a folder: its image files (not its subfolders') in name order")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help="the trained model (default: artifacts/captcha_ocr.keras, saved by notebook 06)")
+                        help="the trained model (default: artifacts/captcha_ocr.keras, saved by notebook 06), or "
+                        "its ONNX export (artifacts/captcha_ocr.onnx, notebook 08), read without Keras")
     parser.add_argument("--csv", type=Path, metavar="OUT",
                         help="also write the rows to this CSV file, with a file,text,confidence header")
     parser.add_argument("--batch-size", type=int, default=256, help="files decoded and read in one call (256)")
@@ -180,7 +183,7 @@ def read_and_print(options):
 
     try:
         paths = oh.image_paths(options.paths)
-        model = oh.load_model(options.model, compile=False)
+        model = oh.load_reader(options.model)
         rows, failures = oh.read_files(model, paths, options.batch_size, progress=len(paths) > PROGRESS_FROM)
     except (OSError, ValueError) as error:
         return complain(error)

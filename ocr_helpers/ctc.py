@@ -3,13 +3,8 @@
 import keras
 import numpy as np
 
+from .greedy import collapse_path, log_softmax  # noqa: F401  (NumPy, taught here; kept there for reading)
 from .labels import BLANK_INDEX, CHARSET, decode_labels, label_lengths
-
-
-def collapse_path(path, blank_index=BLANK_INDEX):
-    """Turn one path of class indices into the label it spells: merge repeats, then drop blanks."""
-    merged = [index for step, index in enumerate(path) if step == 0 or index != path[step - 1]]
-    return [index for index in merged if index != blank_index]
 
 
 def extend_with_blanks(label, blank_index=BLANK_INDEX):
@@ -18,13 +13,6 @@ def extend_with_blanks(label, blank_index=BLANK_INDEX):
     for index in label:
         extended += [int(index), blank_index]
     return extended
-
-
-def log_softmax(logits):
-    """Return log-probabilities over the last axis, computed stably."""
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def ctc_forward(label, logits, blank_index=BLANK_INDEX):

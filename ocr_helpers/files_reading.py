@@ -2,8 +2,9 @@
 
 Each file is fitted to the model's input size the way notebook 07 fits a folder (`oh.read_image`, which
 calls `oh.fit_image`: grayscale, scaled to fit with its aspect ratio kept, padded with its background);
-then a batch of files goes through the model in one call and is decoded greedily. Keras is imported only
-when files are read, so that finding the files, and saying what is wrong with a path, takes no time.
+then a batch of files goes through the model in one call and is decoded greedily, in NumPy. Keras is
+imported only to load a .keras model; an ONNX file exported by notebook 08 is read with ONNX Runtime and
+NumPy alone, which start in a fraction of the time.
 """
 
 import csv
@@ -15,7 +16,9 @@ import numpy as np
 from tqdm.std import tqdm
 
 from .files import atomic_write
+from .greedy import confidences, greedy_texts
 from .folders import IMAGE_SUFFIXES, candidate_files, read_image
+from .labels import check_batch_size
 
 READING_HEADER = ("file", "text", "confidence")
 
@@ -45,18 +48,6 @@ def image_paths(paths):
     return list(dict.fromkeys(found))
 
 
-def confidences(logits):
-    """Return, per image, the product over time steps of the greedy path's largest softmax probability (0..1).
-
-    It is the probability the model gives the single path that greedy decoding reads, so it is at most the
-    probability of the text, and low when any step is unsure: a number to threshold on (e.g. check by hand
-    every reading under 0.9).
-    """
-    from .ctc import log_softmax  # imports Keras, so only when logits are scored
-
-    return np.exp(log_softmax(logits).max(axis=-1).sum(axis=-1))
-
-
 def model_image_size(model):
     """Return the (height, width) of the images `model` reads, from its input shape."""
     height, width = model.input_shape[1:3]
@@ -78,26 +69,42 @@ def decode_files(paths, height, width):
     return images, files, failures
 
 
+def reader_charset(model):
+    """Return the characters a reader reads: an oh.OnnxReader's own, else its Keras model's (imports Keras)."""
+    from .exporting import OnnxReader
+
+    if isinstance(model, OnnxReader):
+        return model.charset
+    from .model import model_charset
+
+    return model_charset(model)
+
+
+def load_reader(path):
+    """Load a reader for `read_files`: an ONNX file (.onnx) into ONNX Runtime, else a .keras file into Keras."""
+    from .exporting import OnnxReader
+
+    if Path(path).suffix == ".onnx":
+        return OnnxReader(path)
+    from .saving import load_model
+
+    return load_model(path, compile=False)
+
+
 def read_images(model, images):
     """Return (greedy texts, confidences) of fitted uint8 images (N, height, width): one `predict` call."""
-    from .ctc import greedy_decode
-    from .model import model_charset
-    from .reading import predict_logits
-
-    logits = predict_logits(model, np.stack(images), batch_size=len(images))
-    return greedy_decode(logits, model_charset(model)), confidences(logits)
+    logits = np.asarray(model.predict_on_batch(np.stack(images)))
+    return greedy_texts(logits, reader_charset(model)), confidences(logits)
 
 
 def read_files(model, paths, batch_size=256, progress=False):
-    """Read image files with `model`; return rows (file, text, confidence) and failures (file, reason).
+    """Read image files with `model` (a Keras model or an oh.OnnxReader); return rows (file, text, confidence) and failures (file, reason).
 
     `batch_size` files are decoded, then read in one call; the text is the greedy reading, the confidence
     the product over time steps of the greedy path's largest softmax probability (see `confidences`). A
     file that cannot be decoded is left out of the rows and listed in the failures with the reason; the
     other files are still read. `progress` shows a bar on stderr.
     """
-    from .pipeline import check_batch_size  # imports Keras, which reading needs anyway
-
     check_batch_size(batch_size)
     height, width = model_image_size(model)
     paths = list(paths)

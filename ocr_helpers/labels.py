@@ -78,3 +78,9 @@ def decode_labels(encoded, charset=CHARSET):
 def label_lengths(encoded):
     """Return the number of characters in each encoded label (its entries that are not padding)."""
     return np.count_nonzero(np.asarray(encoded) != BLANK_INDEX, axis=-1).astype(np.int32)
+
+
+def check_batch_size(batch_size, name="batch_size"):
+    """Raise ValueError unless batch_size (or the count called `name`) is a positive whole number."""
+    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"{name} must be a positive whole number, got {batch_size!r}.")

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from .data import IMAGE_HEIGHT, IMAGE_WIDTH, check_one_label_per_image, default_num_workers, draw_chunk, worker_pool
-from .labels import CHARSET, LABEL_LENGTH, check_charset, encode_labels
+from .labels import CHARSET, LABEL_LENGTH, check_batch_size, check_charset, encode_labels
 
 
 def check_images(images, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
@@ -28,12 +28,6 @@ def check_images(images, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
     if len(images) == 0:
         raise ValueError("There are no images: give at least one.")
     return images
-
-
-def check_batch_size(batch_size, name="batch_size"):
-    """Raise ValueError unless batch_size (or the count called `name`) is a positive whole number."""
-    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"{name} must be a positive whole number, got {batch_size!r}.")
 
 
 def checked_arrays(images, labels, batch_size, charset, label_length):

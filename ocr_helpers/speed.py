@@ -98,3 +98,33 @@ def reading_speed(model, images, num_rounds=3, num_single_images=50):
         predict_text(model, image[None])
         singles.append(time.perf_counter() - start)
     return float(np.median(rounds)), float(np.median(singles))
+
+
+def time_call(read, images):
+    """Return the seconds one call read(images) takes."""
+    start = time.perf_counter()
+    read(images)
+    return time.perf_counter() - start
+
+
+def compare_readers(readers, images, batch_size=256, num_rounds=3, num_single_images=50):
+    """Time functions from uint8 images to logits side by side, taking turns within every round.
+
+    Returns {name: (images a second in batches of batch_size, median seconds for one image)}: the throughput
+    is the median of `num_rounds` passes over all `images`; the latency is the median over num_rounds times
+    the first `num_single_images` images, each read alone.
+    """
+    check_batches(images, batch_size, 1)
+    if num_rounds < 1 or num_single_images < 1:
+        raise ValueError(f"num_rounds and num_single_images must be at least 1, got {num_rounds} and "
+                         f"{num_single_images}.")
+    batches = [images[start:start + batch_size] for start in range(0, len(images), batch_size)]
+    singles = [image[None] for image in images[:num_single_images]]
+    for read in readers.values():  # warm up every reader on both shapes before any is timed
+        read(batches[0]), read(singles[0])
+    rates, latencies = ({name: [] for name in readers} for _ in range(2))
+    for _ in range(num_rounds):
+        for name, read in readers.items():
+            rates[name].append(len(images) / sum(time_call(read, batch) for batch in batches))
+            latencies[name] += [time_call(read, single) for single in singles]
+    return {name: (float(np.median(rates[name])), float(np.median(latencies[name]))) for name in readers}

@@ -10,7 +10,7 @@ import keras
 
 from .ctc import CTCLoss, check_label_fits
 from .labels import encode_labels
-from .model import model_charset
+from .model import build_model, model_charset
 from .pipeline import array_dataset, fit_input
 from .reading import character_error_rate, predict_text, sequence_accuracy
 from .resume import BEST_NAME, LOG_NAME, STATE_NAME, epochs_done, has_backup, read_log, start_or_continue
@@ -225,3 +225,22 @@ def nan_error(epoch, error, learning_rate, model_path, backup_dir, epochs_done):
     return FloatingPointError(f"The training loss became NaN or infinite in epoch {epoch} ({error}); training "
                               f"stopped and {kept}. Lower learning_rate (it was {learning_rate}) or check the data "
                               f"for NaN.")
+
+
+def load_or_train_reader(model_path, data_dir, seed=0, num_samples=20_000, epochs=3):
+    """Load notebook 06's model from `model_path`; if it is missing, train a short one on notebook 01's images.
+
+    The stand-in trains for `epochs` epochs on the dataset `train.npz` in `data_dir` (drawn and saved first if
+    it is missing), so that a later notebook runs on its own; notebook 06 trains a better one.
+    """
+    from .data import load_or_generate_dataset
+
+    if Path(model_path).is_file():
+        return load_model(model_path)
+    print(f"No model at {model_path}: training one for {epochs} epochs on notebook 01's images "
+          f"(notebook 06 trains a better one)")
+    images, labels = load_or_generate_dataset(Path(data_dir) / "train.npz", num_samples, seed=seed)
+    keras.utils.set_random_seed(seed)
+    model = build_model()
+    train(model, array_dataset(images, labels, seed=seed), images[:500], labels[:500], epochs=epochs, verbose=0)
+    return model

@@ -91,13 +91,23 @@ def artifacts_destination(notebook, parameters, cwd):
     return (Path(cwd) / value).resolve()
 
 
-def publish(files, folder):
-    """Move finished files into `folder`, each replacing its older copy in one step."""
+def publish(paths, folder):
+    """Move finished files and folders (a SavedModel) into `folder`, each replacing its older copy."""
     folder.mkdir(parents=True, exist_ok=True)
-    for source in files:
-        staged = folder / f".{source.name}.incoming"
-        shutil.copyfile(source, staged)
-        os.replace(staged, folder / source.name)
+    for source in paths:
+        staged, destination = folder / f".{source.name}.incoming", folder / source.name
+        if source.is_dir():
+            shutil.rmtree(staged, ignore_errors=True)
+            shutil.copytree(source, staged)
+            old = folder / f".{source.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if destination.exists():
+                os.replace(destination, old)
+            os.replace(staged, destination)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            shutil.copyfile(source, staged)
+            os.replace(staged, destination)
 
 
 class ConsoleEcho:
@@ -156,7 +166,7 @@ def run_series(notebooks, output, parameters, cwd):
             seconds = time.perf_counter() - start
             publish(tidy_and_export(executed, name, scratch / "report"), output)
             if artifacts and staged_artifacts.is_dir():
-                publish(sorted(path for path in staged_artifacts.iterdir() if path.is_file()), artifacts)
+                publish(sorted(staged_artifacts.iterdir()), artifacts)
         runs[name] = {"title": notebook_title(notebook), "seconds": seconds,
                       "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
         write_text(times_path, json.dumps(runs, indent=2))

@@ -23,6 +23,9 @@ TEST_PARAMETERS = {
                                 num_validation_samples=24, num_test_samples=24, beam_width=3),
     "07_your_own_captchas": dict(practice_size=40, num_epochs=2, batch_size=8, practice_folder="practice_captchas",
                                  synthetic_model_path="artifacts/captcha_ocr.keras"),
+    "08_export_and_scale": dict(model_path="artifacts/captcha_ocr.keras", num_check_samples=32, reading_batch_size=16,
+                                num_single_images=3, num_rounds=1, num_train_samples=96, num_validation_samples=24,
+                                num_epochs=2, batch_size=16),
 }
 
 FOLDERS = {"data_dir": "data", "artifacts_dir": "artifacts", "backup_dir": "training_backup"}

@@ -12,7 +12,7 @@ import pytest
 
 from nbpaths import NOTEBOOKS, ROOT, TEST_BUILD, execute_series, read_notebook
 
-AGAIN = TEST_BUILD.parent / "test-notebooks-again"
+AGAIN = TEST_BUILD.with_name(f"{TEST_BUILD.name}-again")
 SANITIZE = ROOT / "tests" / "notebooks" / "sanitize.cfg"
 
 

@@ -2,7 +2,7 @@
 
 An untrained model reads garbage, but the same garbage as oh.predict_text on the same fitted images, which is
 what these tests check. Most checks call the package and run.py's functions directly; the command line runs
-as a subprocess twice.
+as a subprocess three times, once with an ONNX export.
 """
 
 import csv
@@ -157,3 +157,18 @@ def test_read_command_from_outside_the_environment_shows_progress_on_stderr(mode
     assert len(lines) == run_py.PROGRESS_FROM + 1 and all(line.count("\t") == 2 for line in lines)
     assert len({line.split("\t", 1)[1] for line in lines}) == 1, "the same picture reads the same"
     assert "Reading" in done.stderr and "101/101" in done.stderr
+
+
+def test_read_command_reads_an_onnx_export_like_its_keras_model_without_importing_keras(model, folder, tmp_path):
+    onnx_path = oh.export_onnx(model, tmp_path / "reader.onnx")
+    expected, _ = oh.read_files(model, oh.image_paths([folder]))
+    probe = (f"import runpy, sys\nsys.argv = ['run.py', 'read', *sys.argv[1:]]\n"
+             f"try:\n    runpy.run_path({str(ROOT / 'run.py')!r}, run_name='__main__')\n"
+             f"finally:\n    print('keras imported' if 'keras' in sys.modules else 'no keras', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe, str(folder), "--model", str(onnx_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr  # broken.png
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    assert [row[:2] for row in rows] == [[file, text] for file, text, _ in expected]
+    assert [float(row[2]) for row in rows] == pytest.approx([sure for *_, sure in expected], abs=2e-4)
+    assert done.stderr.splitlines()[-1] == "no keras"

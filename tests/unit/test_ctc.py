@@ -126,3 +126,11 @@ def test_ctc_loss_refuses_logit_lengths_longer_than_the_logits():
     logits = np.zeros((1, 7, 37), dtype=np.float32)
     with pytest.raises(ValueError, match="logit_lengths go up to 40 time steps but the logits have 7"):
         oh.ctc_loss(oh.encode_labels(["7K3PX"]), logits, [5], [40])
+
+
+def test_greedy_texts_in_numpy_read_what_keras_ctc_decode_reads():
+    logits = np.random.default_rng(3).normal(size=(64, 20, 5)).astype(np.float32)
+    logits[:, ::3, 0] += 2.0  # blanks between characters, as a trained model emits them
+    texts = oh.greedy_texts(logits, "AB1x")
+    assert texts == oh.greedy_decode(logits, "AB1x")
+    assert len(set(texts)) > 30 and all(set(text) <= set("AB1x") for text in texts)
