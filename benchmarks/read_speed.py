@@ -1,10 +1,12 @@
 """Time `python3 run.py read` end to end on a folder of PNG files; print images per second.
 
     .venv/bin/python benchmarks/read_speed.py [--num-samples 2000] [--model artifacts/captcha_ocr.keras]
+    .venv/bin/python benchmarks/read_speed.py --model artifacts/captcha_ocr.onnx   # notebook 08's export
 
 Draws notebook 06's test CAPTCHAs (oh.generate_dataset(num_samples, seed=7000)), writes them as RGB PNG
 files named after their text (oh.export_folder) into a temporary folder, and runs `run.py read` on the
-folder with this Python: the time includes starting Python, importing Keras, loading the model, decoding
+folder with this Python: the time includes starting Python, importing Keras (or, for an .onnx model, ONNX
+Runtime), loading the model, decoding
 and fitting every file and reading it. Then, in this process, it times oh.read_files alone on the same
 files (the model loaded and warmed up) and the decoding and fitting alone, and prints the share of the
 files read right (their names are the labels).
@@ -43,7 +45,7 @@ def command_rows(folder, model):
 
 def package_seconds(files, model_path):
     """Return the seconds oh.read_files takes on `files`, and those of decoding and fitting them alone."""
-    model = oh.load_model(model_path, compile=False)
+    model = oh.load_reader(model_path)  # a .keras model, or its ONNX export (notebook 08)
     oh.read_files(model, files[:8])  # the first call builds the predict function
     reading, _ = timed(oh.read_files, model, files)
     decoding, _ = timed(oh.files_reading.decode_files, files, *oh.files_reading.model_image_size(model))
@@ -70,7 +72,8 @@ def main():
     right = sum(oh.folders.label_from_name(Path(file).name) == text for file, text, _ in rows)
     count = len(files)
     print(f"run.py read on {count:,} PNG files: {seconds:.1f} s end to end, {count / seconds:,.0f} images/s "
-          f"(starting Python and Keras and loading the model included)")
+          f"(starting Python and {'ONNX Runtime' if options.model.suffix == '.onnx' else 'Keras'} and loading the "
+          f"model included)")
     print(f"oh.read_files alone, the model loaded: {reading:.2f} s, {count / reading:,.0f} images/s "
           f"(decoding included); decoding and fitting alone: {decoding:.2f} s, {count / decoding:,.0f} images/s")
     print(f"read right: {right / count:.2%} of the files")
