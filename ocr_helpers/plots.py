@@ -216,16 +216,32 @@ def plot_confusions(counts, num_pairs=15, title=None):
     return figure
 
 
+STEP_PLOT_AXES_INCHES = 6.0  # width of the image and of the probabilities under it
+STEP_PLOT_ROW_INCHES = 0.24  # height of one class's row of probabilities
+
+
 def plot_step_probabilities(image, probabilities, charset, blank="-", min_probability=0.05, title=None):
     """Draw an image above its per-step class probabilities, aligned so each step sits under the columns it reads."""
     num_steps = len(probabilities)
     symbols = blank + charset
     shown = [index for index in range(len(symbols)) if index == 0 or probabilities[:, index].max() >= min_probability]
     width = image.shape[1]
-    figure, (image_axis, probability_axis) = plt.subplots(
-        2, 1, figsize=(7, 1.6 + 0.22 * len(shown)), sharex=True,
-        gridspec_kw={"height_ratios": [image.shape[0], 0.35 * width / num_steps * len(shown)]})
-    image_axis.imshow(image, cmap="gray", vmin=0, vmax=255, extent=(0, width, image.shape[0], 0))
+    axes_inches, image_inches = STEP_PLOT_AXES_INCHES, STEP_PLOT_AXES_INCHES * image.shape[0] / width
+    rows_inches = STEP_PLOT_ROW_INCHES * len(shown)  # one readable label per row
+    left, right, top, gap, bottom = 0.8, 1.1, 0.65, 0.1, 0.55  # margins in inches: labels, colour bar, title
+    figure = plt.figure(figsize=(left + axes_inches + right, top + image_inches + gap + rows_inches + bottom))
+    size = figure.get_size_inches()
+
+    def box(x, y, w, h):
+        """Return a rectangle given in inches from the bottom left, in figure fractions."""
+        return [x / size[0], y / size[1], w / size[0], h / size[1]]
+
+    # the image and the probabilities get the same left and right edges, so step k sits under its columns
+    image_axis = figure.add_axes(box(left, bottom + rows_inches + gap, axes_inches, image_inches))
+    probability_axis = figure.add_axes(box(left, bottom, axes_inches, rows_inches), sharex=image_axis)
+    colour_axis = figure.add_axes(box(left + axes_inches + 0.2, bottom, 0.15, rows_inches + gap + image_inches))
+    image_axis.imshow(image, cmap="gray", vmin=0, vmax=255, extent=(0, width, image.shape[0], 0), aspect="auto")
+    image_axis.tick_params(labelbottom=False)
     image_axis.set_yticks([])
     best = probabilities.argmax(axis=1)
     for step in range(num_steps):
@@ -235,9 +251,9 @@ def plot_step_probabilities(image, probabilities, charset, blank="-", min_probab
                                     extent=(0, width, len(shown), 0), interpolation="nearest")
     probability_axis.set_yticks(np.arange(len(shown)) + 0.5, ["blank" if index == 0 else symbols[index]
                                                                for index in shown], fontfamily="monospace")
-    probability_axis.set_xticks(np.arange(num_steps) * width / num_steps, [str(step) for step in range(num_steps)],
-                                fontsize=7)
+    probability_axis.set_xticks((np.arange(num_steps) + 0.5) * width / num_steps,
+                                [str(step) for step in range(num_steps)], fontsize=7)
     probability_axis.set_xlabel(f"time step (each reads {width / num_steps:.0f} pixel columns)")
-    figure.colorbar(cells, ax=[image_axis, probability_axis], label="probability", fraction=0.03)
+    figure.colorbar(cells, cax=colour_axis, label="probability")
     image_axis.set_title(title or "Where each character fires, and where the blank wins", pad=16)
     return figure
