@@ -8,10 +8,12 @@ prints the notebook, the cell and the error and exits with 1.
 
 import argparse
 import ast
+import base64
 import datetime
 import html
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -53,42 +55,110 @@ def write_text(path, text):
         file.write(text)
 
 
+HEADLINE_TAG = "headline"  # a cell whose short text output sums up the notebook in the index
+PICTURE_TAG = "main-picture"  # the cell whose picture is the notebook's thumbnail (else its first picture)
+NOTEBOOK_LINK = re.compile(r'href="(\d\d_[\w-]+)\.ipynb')
+
+
+def tagged_outputs(notebook, tag):
+    """Return the outputs of the cells tagged `tag`, in order."""
+    return [output for cell in notebook.cells if tag in cell.metadata.get("tags", []) for output in cell.outputs]
+
+
+def headline(notebook):
+    """Return the plain-text result of the notebook's `headline` cells, or ''."""
+    texts = [output.get("data", {}).get("text/plain", "") if output.output_type != "stream"
+             else output.text if output.name == "stdout" else ""  # not a progress bar on stderr
+             for output in tagged_outputs(notebook, HEADLINE_TAG)]
+    return " ".join(text.strip().strip("'\"") for text in texts if text.strip())
+
+
+def main_picture(notebook):
+    """Return the PNG bytes of the notebook's main picture (its `main-picture` cell, else its first), or None."""
+    every = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    for output in tagged_outputs(notebook, PICTURE_TAG) + every:
+        picture = output.get("data", {}).get("image/png")
+        if picture:
+            return base64.b64decode(picture)
+    return None
+
+
+def summarize(notebook, name, output):
+    """Return the index's headline and thumbnail (written to thumbnails/`name`.png) of an executed notebook."""
+    picture, thumbnail = main_picture(notebook), None
+    if picture is not None:
+        thumbnail = f"thumbnails/{name}.png"
+        (output / "thumbnails").mkdir(exist_ok=True)
+        with oh.atomic_write(output / thumbnail) as file:
+            file.write(picture)
+    return {"headline": headline(notebook), "thumbnail": thumbnail}
+
+
 def write_index(output, runs):
-    """Write index.html: one row a notebook with its title, run time and when it finished."""
-    rows = "\n".join(
-        f"<tr><td><a href='{html.escape(name)}.html'>{html.escape(name)}</a></td>"
-        f"<td>{html.escape(run['title'])}</td><td style='text-align:right'>{run['seconds']:.0f} s</td>"
-        f"<td>{html.escape(run['finished'])}</td><td><a href='{html.escape(name)}.ipynb'>ipynb</a></td></tr>"
-        for name, run in sorted(runs.items())
-    )
+    """Write index.html: one row a notebook with its title, status, run time, headline result and thumbnail."""
+    def row(name, run):
+        picture = (f"<a href='{html.escape(name)}.html'><img src='{html.escape(run['thumbnail'])}' "
+                   f"alt='main picture of {html.escape(name)}'></a>"
+                   if run.get("thumbnail") else "")
+        status = html.escape(run.get("status", "ran"))
+        return (f"<tr><td><a href='{html.escape(name)}.html'>{html.escape(run['title'])}</a>"
+                f"<div class='name'>{html.escape(name)} · <a href='{html.escape(name)}.ipynb'>ipynb</a></div></td>"
+                f"<td class='{'bad' if status.startswith('failed') else 'good'}'>{status}<div class='name'>"
+                f"{html.escape(run['finished'])}</div></td><td class='time'>{run['seconds']:.0f} s</td>"
+                f"<td>{html.escape(run.get('headline', ''))}</td><td>{picture}</td></tr>")
+
+    rows = "\n".join(row(name, run) for name, run in sorted(runs.items()))
     total = sum(run["seconds"] for run in runs.values())
     write_text(output / "index.html", f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>CAPTCHA OCR course: reports</title>
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em .8em;border-bottom:1px solid #ddd}}</style>
+<style>body{{font-family:sans-serif;margin:2em;max-width:75em}}td,th{{padding:.4em .8em;border-bottom:1px solid #ddd;
+vertical-align:top;text-align:left}}img{{width:16em}}.name{{color:#777;font-size:.85em}}.time{{text-align:right}}
+.good{{color:#1a7f37}}.bad{{color:#cf222e}}</style>
 </head><body><h1>CAPTCHA OCR course: executed notebooks</h1>
-<table><tr><th>Notebook</th><th>Topic</th><th>Run time</th><th>Finished</th><th></th></tr>
+<table><tr><th>Notebook</th><th>Status</th><th>Run time</th><th>Result</th><th>Main picture</th></tr>
 {rows}
 </table><p>Total run time: {total:.0f} s. Made by <code>python3 run.py reports</code>.</p></body></html>
 """)
 
 
-def tidy_and_export(executed, name, folder):
-    """Keep only the last state of each progress bar, then write `name`.ipynb and `name`.html into `folder`."""
-    notebook = nbformat.read(executed, as_version=4)
+def tidy(notebook, replacements):
+    """Coalesce each progress bar to its last state, drop empty stream boxes, and replace each key of
+    `replacements` (a temporary path) by its value everywhere: sources, outputs and papermill's metadata."""
     notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [output for output in cell.outputs
+                            if output.output_type != "stream" or output.text.replace("\r", "").strip()]
+    text = nbformat.writes(notebook)
+    for old, new in replacements.items():
+        text = text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1])
+    return nbformat.reads(text, as_version=4)
+
+
+def tidy_and_export(executed, name, folder, replacements=None):
+    """Tidy the executed notebook (see `tidy`), then write `name`.ipynb and `name`.html into `folder`.
+
+    In the HTML copy, links to another notebook of the series go to its HTML copy.
+    """
+    notebook = tidy(nbformat.read(executed, as_version=4), replacements or {})
     write_text(folder / f"{name}.ipynb", nbformat.writes(notebook))
     body, _ = nbconvert.HTMLExporter().from_notebook_node(notebook)
-    write_text(folder / f"{name}.html", body)
+    write_text(folder / f"{name}.html", NOTEBOOK_LINK.sub(r'href="\1.html', body))
     return [folder / f"{name}.ipynb", folder / f"{name}.html"]
+
+
+def artifacts_setting(notebook, parameters):
+    """Return the `artifacts_dir` the notebook runs with (given, or its default), or None if it has none."""
+    declared = papermill.inspect_notebook(notebook).get("artifacts_dir")
+    if declared is None:
+        return None
+    return str(parameters.get("artifacts_dir", ast.literal_eval(declared["default"])))
 
 
 def artifacts_destination(notebook, parameters, cwd):
     """Return the folder where `notebook` saves its artifacts (its `artifacts_dir` parameter), or None."""
-    declared = papermill.inspect_notebook(notebook).get("artifacts_dir")
-    if declared is None:
-        return None
-    value = parameters.get("artifacts_dir", ast.literal_eval(declared["default"]))
-    return (Path(cwd) / value).resolve()
+    value = artifacts_setting(notebook, parameters)
+    return None if value is None else (Path(cwd) / value).resolve()
 
 
 def publish(paths, folder):
@@ -162,13 +232,25 @@ def run_series(notebooks, output, parameters, cwd):
                 if executed.exists():
                     publish([executed], failed.parent)
                 explain_failure(name, error, failed)
+                cell = getattr(error, "exec_count", None)
+                runs[name] = dict(runs.get(name, {}), title=notebook_title(notebook),
+                                  seconds=time.perf_counter() - start, thumbnail=None, headline="",
+                                  status=f"failed at In [{cell}]" if cell else "failed",
+                                  finished=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
+                write_text(times_path, json.dumps(runs, indent=2))
+                write_index(output, runs)
                 return 1
             seconds = time.perf_counter() - start
-            publish(tidy_and_export(executed, name, scratch / "report"), output)
+            # the report shows the folder the models end up in, not the temporary one they were saved to
+            shown = {str(staged_artifacts): artifacts_setting(notebook, parameters)} if artifacts else {}
+            shown[str(scratch)] = str(output)
+            report = tidy_and_export(executed, name, scratch / "report", shown)
+            publish(report, output)
             if artifacts and staged_artifacts.is_dir():
                 publish(sorted(staged_artifacts.iterdir()), artifacts)
-        runs[name] = {"title": notebook_title(notebook), "seconds": seconds,
-                      "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+        runs[name] = {"title": notebook_title(notebook), "seconds": seconds, "status": "ran",
+                      "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+                      **summarize(nbformat.read(output / f"{name}.ipynb", as_version=4), name, output)}
         write_text(times_path, json.dumps(runs, indent=2))
         write_index(output, runs)
         print(f"[{number}/{len(notebooks)}] {name} finished in {seconds:.0f} s -> {output / name}.html", flush=True)

@@ -56,6 +56,7 @@ def test_a_failing_notebook_names_the_cell_keeps_earlier_reports_and_returns_1(t
     assert (output / "01_good.html").read_bytes() == report_before
     assert not (output / "02_bad.html").exists() and not (output / "03_never.ipynb").exists()
     assert (output / "failed" / "02_bad.ipynb").is_file()
+    assert "failed at In [2]" in (output / "index.html").read_text()
     assert not [path for path in output.iterdir() if path.name.startswith(".running")]
 
 
@@ -75,3 +76,36 @@ def test_a_model_is_replaced_only_when_its_notebook_finishes(tmp_path):
     assert run_series.run_series([trainer], output, {"version": "three"}, cwd=tmp_path) == 0
     assert (artifacts / "model.keras").read_text() == "three"
     assert sorted(path.name for path in artifacts.iterdir()) == ["model.keras"]
+
+
+def test_reports_link_to_html_show_the_final_folder_and_the_index_sums_each_notebook_up(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("L", (8, 4), 128).save(png, format="PNG")
+    cells = [new_markdown_cell("# Train it\n\nThen [07](07_next.ipynb)."),
+             new_code_cell("artifacts_dir = 'artifacts'"),
+             new_code_cell("import sys\nprint(f'saving to {artifacts_dir}')\nsys.stderr.write('\\r')"),
+             new_code_cell("f'read {95.5}% right'"),
+             new_code_cell(f"from IPython.display import Image, display\n"
+                           f"display(Image(data=__import__('base64').b64decode('{base64.b64encode(png.getvalue()).decode()}')))")]
+    cells[1].metadata["tags"], cells[3].metadata["tags"] = ["parameters"], ["headline"]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                      "language": "python"}}),
+                   tmp_path / "06_train.ipynb")
+    output = tmp_path / "reports"
+    assert run_series.run_series([tmp_path / "06_train.ipynb"], output, {}, cwd=tmp_path) == 0
+    report, page = (output / "06_train.ipynb").read_text(), (output / "06_train.html").read_text()
+    assert ".running-" not in report and ".running-" not in page, "no temporary folder shows in a report"
+    executed = nbformat.read(output / "06_train.ipynb", as_version=4)
+    printed = [output.text for cell in executed.cells if cell.cell_type == "code" for output in cell.outputs
+               if output.output_type == "stream"]
+    assert printed == ["saving to artifacts\n"], "the final folder shows, and no empty stderr box"
+    assert 'href="07_next.html"' in page and "07_next.ipynb" not in page
+    index = (output / "index.html").read_text()
+    assert "read 95.5% right" in index and "Train it" in index and "src='thumbnails/06_train.png'" in index
+    assert (output / "thumbnails" / "06_train.png").read_bytes() == png.getvalue()
+    assert json.loads((output / "run_times.json").read_text())["06_train"]["status"] == "ran"
