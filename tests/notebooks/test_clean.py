@@ -36,3 +36,15 @@ def test_notebook_opens_with_a_title_and_ends_with_a_link_to_the_next(notebook_p
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
     assert cells[-1].cell_type == "markdown" and "## Summary" in cells[-1].source
     assert "## Exercises" in cells[-1].source and "**Next:**" in cells[-1].source
+
+
+def test_the_next_line_links_to_the_next_notebook(notebook_path):
+    following = [path for path in NOTEBOOKS if path.name > notebook_path.name][:1]
+    if following:
+        assert f"]({following[0].name})" in read_notebook(notebook_path).cells[-1].source
+
+
+def test_each_notebook_ends_with_references_that_link_to_their_sources(notebook_path):
+    last = read_notebook(notebook_path).cells[-1].source
+    references = last[last.index("## References"):last.index("**Next:**")]
+    assert references.count("](https://") >= 2
