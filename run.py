@@ -91,15 +91,13 @@ def reports(arguments):
 
 def test(arguments):
     """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
-    time: the unit tests, and the series at test parameters twice from nothing, every output of the second run
-    checked against the first's. Most of both halves is one core's work (kernels
+    time: the unit tests and the series at test parameters. Most of both halves is one core's work (kernels
     starting, processes importing Keras), so side by side they take little longer than the longer one alone."""
     env = course_environment("tensorflow")
     shutil.rmtree(TEST_BUILD, ignore_errors=True)
     say("JAX backend, alongside: unit tests and the series at test parameters (its output follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
-        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py",
-                       "tests/notebooks/test_series_repeats.py", *arguments]
+        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py", *arguments]
         jax = subprocess.Popen([str(part) for part in jax_command], cwd=ROOT, env=course_environment("jax"),
                                stdout=jax_output, stderr=subprocess.STDOUT)
         try:
@@ -119,7 +117,7 @@ def test_on_tensorflow(arguments, env):
     """Run the TensorFlow half of the tests; return the exit codes of pytest and of nbval."""
     say("TensorFlow backend: unit, main-job, fault, cross-backend and notebook tests")
     first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/faults", "tests/backends",
-                "tests/notebooks/test_clean.py", "tests/notebooks/test_execute.py", *arguments, env=env)
+                "tests/notebooks", *arguments, env=env)
     executed = sorted(TEST_BUILD.glob("*.ipynb"))
     if not executed:
         say("no notebook was executed, so nbval has nothing to check")

@@ -16,7 +16,7 @@ from .reading import character_error_rate, predict_text, sequence_accuracy
 from .resume import BEST_NAME, LOG_NAME, STATE_NAME, epochs_done, has_backup, read_log, start_or_continue
 from .saving import check_model_path, load_model, save_model
 
-STATISTICS_BATCHES = 100  # training batches over which batch normalization's statistics are recomputed each epoch
+STATISTICS_BATCHES = 100  # training batches (an epoch's at most) that set batch normalization's statistics anew
 CLIPNORM = None  # or a number: a longer gradient is scaled down to it (measured in notebook 06: it did not help)
 
 
@@ -112,11 +112,12 @@ def training_callbacks(folder, train_data, validation_images, validation_labels,
                        best_so_far=None, backup=True, patience=None):
     """Return the callbacks of notebook 06's training, writing into `folder`, in the order they must run."""
     folder = Path(folder)
+    statistics_batches = min(STATISTICS_BATCHES, len(train_data))  # no more than an epoch holds
     callbacks = [
         RepeatableEpochs(train_data, seed),
         keras.callbacks.TerminateOnNaN(raise_error=True),
-        RecomputeBatchStatistics(train_data.first_images(STATISTICS_BATCHES * train_data.batch_size),
-                                 train_data.batch_size, STATISTICS_BATCHES),
+        RecomputeBatchStatistics(train_data.first_images(statistics_batches * train_data.batch_size),
+                                 train_data.batch_size, statistics_batches),
         ReadingAccuracy(validation_images, validation_labels, charset),
         keras.callbacks.ModelCheckpoint(folder / BEST_NAME, monitor="val_accuracy", mode="max",
                                         save_best_only=True, initial_value_threshold=best_so_far),
