@@ -70,7 +70,24 @@ def headline(notebook):
     texts = [output.get("data", {}).get("text/plain", "") if output.output_type != "stream"
              else output.text if output.name == "stdout" else ""  # not a progress bar on stderr
              for output in tagged_outputs(notebook, HEADLINE_TAG)]
-    return " ".join(text.strip().strip("'\"") for text in texts if text.strip())
+    return " ".join(readable(text.strip()) for text in texts if text.strip())
+
+
+def readable(text):
+    """Return a printed Python value as a person would write it: a dict as `key: value; ...`, no quotes."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+    def show(item):
+        if isinstance(item, dict):
+            return "; ".join(f"{show(key)}: {show(entry)}" for key, entry in item.items())
+        if isinstance(item, (tuple, list)):
+            return ", ".join(map(show, item))
+        return str(item)
+
+    return show(value)
 
 
 def main_picture(notebook):

@@ -89,7 +89,7 @@ def test_reports_link_to_html_show_the_final_folder_and_the_index_sums_each_note
     cells = [new_markdown_cell("# Train it\n\nThen [07](07_next.ipynb)."),
              new_code_cell("artifacts_dir = 'artifacts'"),
              new_code_cell("import sys\nprint(f'saving to {artifacts_dir}')\nsys.stderr.write('\\r')"),
-             new_code_cell("f'read {95.5}% right'"),
+             new_code_cell("{'greedy': ('95.5% right', 'CER 1.0%')}"),
              new_code_cell(f"from IPython.display import Image, display\n"
                            f"display(Image(data=__import__('base64').b64decode('{base64.b64encode(png.getvalue()).decode()}')))")]
     cells[1].metadata["tags"], cells[3].metadata["tags"] = ["parameters"], ["headline"]
@@ -106,6 +106,6 @@ def test_reports_link_to_html_show_the_final_folder_and_the_index_sums_each_note
     assert printed == ["saving to artifacts\n"], "the final folder shows, and no empty stderr box"
     assert 'href="07_next.html"' in page and "07_next.ipynb" not in page
     index = (output / "index.html").read_text()
-    assert "read 95.5% right" in index and "Train it" in index and "src='thumbnails/06_train.png'" in index
+    assert "greedy: 95.5% right, CER 1.0%" in index and "Train it" in index and "src='thumbnails/06_train.png'" in index
     assert (output / "thumbnails" / "06_train.png").read_bytes() == png.getvalue()
     assert json.loads((output / "run_times.json").read_text())["06_train"]["status"] == "ran"
