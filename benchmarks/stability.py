@@ -13,6 +13,9 @@ the 20,000 of data/extra.npz, batch 32, warm-up for 1 epoch then cosine decay fr
                        keras.callbacks.SwapEMAWeights puts in place for each epoch's reading
     recompute_bn       batch normalization's running statistics set afresh from 100 training batches before each
                        epoch's reading (oh.RecomputeBatchStatistics; training itself is unchanged)
+    strided_1          only the first convolution block strides; the second convolves at full size and pools
+                       (finer features for telling 0 from O, at more computation)
+    wide_filters       filters (24, 48, 96) instead of (16, 32, 64)
 
 Join changes with "+" to combine them: --variants bn_momentum_0.9+clipnorm_1. Every epoch's figures go to
 build/stability.csv (variant, epoch, minutes, loss, val_accuracy), for the before/after curves:
@@ -40,7 +43,7 @@ import numpy as np  # noqa: E402
 import ocr_helpers as oh  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CHANGES = ("baseline", "bn_momentum_0.9", "clipnorm_1", "ema", "recompute_bn")
+CHANGES = ("baseline", "bn_momentum_0.9", "clipnorm_1", "ema", "recompute_bn", "strided_1", "wide_filters")
 VARIANTS = ("baseline", "bn_momentum_0.9", "clipnorm_1", "recompute_bn")
 
 
@@ -77,7 +80,9 @@ def variant_model(variant, schedule):
     """Return a compiled oh.build_model() changed as `variant` says."""
     keras.utils.set_random_seed(42)
     changes = variant.split("+")
-    model = oh.build_model()
+    shape = dict(strided_blocks=1) if "strided_1" in changes else {}
+    shape.update(dict(filters=(24, 48, 96)) if "wide_filters" in changes else {})
+    model = oh.build_model(**shape)
     if "bn_momentum_0.9" in changes:
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
