@@ -91,13 +91,16 @@ def reports(arguments):
 
 def test(arguments):
     """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
-    time: the unit tests and the series at test parameters. Most of both halves is one core's work (kernels
+    time: the unit tests, the series at test parameters, and the cross-backend test (whose processes choose their
+    own backends: it runs here because this half has time to spare). Most of both halves is one core's work (kernels
     starting, processes importing Keras), so side by side they take little longer than the longer one alone."""
     env = course_environment("tensorflow")
     shutil.rmtree(TEST_BUILD, ignore_errors=True)
-    say("JAX backend, alongside: unit tests and the series at test parameters (its output follows at the end)")
+    say("JAX backend, alongside: unit tests, the series at test parameters and the cross-backend test (its output "
+        "follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
-        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py", *arguments]
+        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py", "tests/backends",
+                       *arguments]
         jax = subprocess.Popen([str(part) for part in jax_command], cwd=ROOT, env=course_environment("jax"),
                                stdout=jax_output, stderr=subprocess.STDOUT)
         try:
@@ -108,16 +111,16 @@ def test(arguments):
                 jax.terminate()
                 jax.wait()
         jax_output.seek(0)
-        say("JAX backend: unit tests and the series at test parameters")
+        say("JAX backend: unit tests, the series at test parameters and the cross-backend test")
         print(jax_output.read(), end="", flush=True)
     return first or second or third
 
 
 def test_on_tensorflow(arguments, env):
     """Run the TensorFlow half of the tests; return the exit codes of pytest and of nbval."""
-    say("TensorFlow backend: unit, main-job, fault, cross-backend and notebook tests")
-    first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/faults", "tests/backends",
-                "tests/notebooks", *arguments, env=env)
+    say("TensorFlow backend: unit, main-job, fault and notebook tests")
+    first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/faults", "tests/notebooks", *arguments,
+                env=env)
     executed = sorted(TEST_BUILD.glob("*.ipynb"))
     if not executed:
         say("no notebook was executed, so nbval has nothing to check")
