@@ -113,6 +113,15 @@ class OnnxReader:
         return f"OnnxReader({str(self.path)!r}, charset={self.charset!r})"
 
 
+def reader_charset(model):
+    """Return the characters a reader reads: an OnnxReader's own, else its Keras model's (which imports Keras)."""
+    if isinstance(model, OnnxReader):
+        return model.charset
+    from .model import model_charset
+
+    return model_charset(model)
+
+
 def main(keras_path, onnx_path):
     """Convert a .keras reader to ONNX with `model.export`; run with KERAS_BACKEND=tensorflow."""
     from .saving import load_model

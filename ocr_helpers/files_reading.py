@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.std import tqdm
 
+from .exporting import reader_charset
 from .files import atomic_write
 from .greedy import confidences, greedy_texts
 from .folders import IMAGE_SUFFIXES, candidate_files, read_image
@@ -69,17 +70,6 @@ def decode_files(paths, height, width):
     return images, files, failures
 
 
-def reader_charset(model):
-    """Return the characters a reader reads: an oh.OnnxReader's own, else its Keras model's (imports Keras)."""
-    from .exporting import OnnxReader
-
-    if isinstance(model, OnnxReader):
-        return model.charset
-    from .model import model_charset
-
-    return model_charset(model)
-
-
 def load_reader(path):
     """Load a reader for `read_files`: an ONNX file (.onnx) into ONNX Runtime, else a .keras file into Keras."""
     from .exporting import OnnxReader
@@ -98,7 +88,8 @@ def read_images(model, images):
 
 
 def read_files(model, paths, batch_size=256, progress=False):
-    """Read image files with `model` (a Keras model or an oh.OnnxReader); return rows (file, text, confidence) and failures (file, reason).
+    """Read image files with `model` (a Keras model or an oh.OnnxReader); return rows (file, text, confidence)
+    and failures (file, reason).
 
     `batch_size` files are decoded, then read in one call; the text is the greedy reading, the confidence
     the product over time steps of the greedy path's largest softmax probability (see `confidences`). A

@@ -147,8 +147,6 @@ def matching_class(char, old_lookup):
 
 def model_charset(model):
     """Return the character set a model reads: the one its CharsetLogits layer carries, else the default CHARSET."""
-    if not isinstance(model, keras.Model) and isinstance(getattr(model, "charset", None), str):  # oh.OnnxReader
-        return model.charset
     carriers = [layer for layer in model.layers if isinstance(layer, CharsetLogits)]
     if carriers:
         return carriers[-1].charset

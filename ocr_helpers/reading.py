@@ -5,7 +5,7 @@ import collections
 import numpy as np
 
 from .ctc import beam_search_decode, greedy_decode
-from .model import model_charset
+from .exporting import reader_charset
 from .pipeline import check_images
 
 
@@ -23,7 +23,7 @@ def predict_text(model, images, batch_size=256, beam_width=None, charset=None):
     The characters are the ones the model carries (oh.build_model(charset=...)) unless `charset` is given.
     Decoding is greedy unless `beam_width` is given, then it is a beam search that wide.
     """
-    charset = model_charset(model) if charset is None else charset
+    charset = reader_charset(model) if charset is None else charset
     logits = predict_logits(model, images, batch_size)
     if beam_width is None:
         return greedy_decode(logits, charset)

@@ -87,16 +87,12 @@ def reading_speed(model, images, num_rounds=3, num_single_images=50):
     """Return predict_text's images a second on all `images` (median of rounds) and its median seconds for one."""
     from .reading import predict_text  # here, so that notebook 03's timings load no decoding code
 
-    predict_text(model, images[:1])  # warm up
-    rounds, singles = [], []
-    for _ in range(num_rounds):
-        start = time.perf_counter()
-        predict_text(model, images)
-        rounds.append(len(images) / (time.perf_counter() - start))
-    for image in images[:num_single_images]:
-        start = time.perf_counter()
-        predict_text(model, image[None])
-        singles.append(time.perf_counter() - start)
+    def read(batch):
+        return predict_text(model, batch)
+
+    read(images[:1])  # warm up
+    rounds = [len(images) / time_call(read, images) for _ in range(num_rounds)]
+    singles = [time_call(read, image[None]) for image in images[:num_single_images]]
     return float(np.median(rounds)), float(np.median(singles))
 
 

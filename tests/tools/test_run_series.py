@@ -90,8 +90,8 @@ def test_reports_link_to_html_show_the_final_folder_and_the_index_sums_each_note
              new_code_cell("artifacts_dir = 'artifacts'"),
              new_code_cell("import sys\nprint(f'saving to {artifacts_dir}')\nsys.stderr.write('\\r')"),
              new_code_cell("{'greedy': ('95.5% right', 'CER 1.0%')}"),
-             new_code_cell(f"from IPython.display import Image, display\n"
-                           f"display(Image(data=__import__('base64').b64decode('{base64.b64encode(png.getvalue()).decode()}')))")]
+             new_code_cell(f"import base64\nfrom IPython.display import Image, display\n"
+                           f"display(Image(data=base64.b64decode('{base64.b64encode(png.getvalue()).decode()}')))")]
     cells[1].metadata["tags"], cells[3].metadata["tags"] = ["parameters"], ["headline"]
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                       "language": "python"}}),
