@@ -91,7 +91,7 @@ def reports(arguments):
 
 def test(arguments):
     """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
-    time: the unit tests, the series at test parameters, and the cross-backend test (whose processes choose their
+    time: the unit tests, the series at test parameters, the other half of the solutions, and the cross-backend test (whose processes choose their
     own backends: it runs here because this half has time to spare). Most of both halves is one core's work (kernels
     starting, processes importing Keras), so side by side they take little longer than the longer one alone."""
     env = course_environment("tensorflow")
@@ -99,7 +99,8 @@ def test(arguments):
     say("JAX backend, alongside: unit tests, the series at test parameters and the cross-backend test (its output "
         "follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
-        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py", "tests/backends",
+        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py",
+                       "tests/notebooks/test_solutions.py", "tests/backends",
                        *arguments]
         jax = subprocess.Popen([str(part) for part in jax_command], cwd=ROOT, env=course_environment("jax"),
                                stdout=jax_output, stderr=subprocess.STDOUT)

@@ -57,7 +57,13 @@ def write_text(path, text):
 
 HEADLINE_TAG = "headline"  # a cell whose short text output sums up the notebook in the index
 PICTURE_TAG = "main-picture"  # the cell whose picture is the notebook's thumbnail (else its first picture)
-NOTEBOOK_LINK = re.compile(r'href="(\d\d_[\w-]+)\.ipynb')
+# In the HTML copies, links to a notebook of the series or to a solutions notebook go to that one's HTML copy:
+# reports/NN_name.html and reports/solutions/NN_name.html.
+NOTEBOOK_LINKS = [
+    (re.compile(r'href="(\d\d_[\w-]+)\.ipynb'), r'href="\1.html'),
+    (re.compile(r'href="\.\./solutions/(\d\d_[\w-]+)\.ipynb'), r'href="solutions/\1.html'),
+    (re.compile(r'href="\.\./notebooks/(\d\d_[\w-]+)\.ipynb'), r'href="../\1.html'),
+]
 
 
 def tagged_outputs(notebook, tag):
@@ -134,7 +140,8 @@ vertical-align:top;text-align:left}}img{{width:16em}}.name{{color:#777;font-size
 </head><body><h1>CAPTCHA OCR course: executed notebooks</h1>
 <table><tr><th>Notebook</th><th>Status</th><th>Run time</th><th>Result</th><th>Main picture</th></tr>
 {rows}
-</table><p>Total run time: {total:.0f} s. Made by <code>python3 run.py reports</code>.</p></body></html>
+</table><p>Total run time: {total:.0f} s. Made by <code>python3 run.py reports</code>.</p>{solutions_list(output)}
+</body></html>
 """)
 
 
@@ -155,12 +162,14 @@ def tidy(notebook, replacements):
 def tidy_and_export(executed, name, folder, replacements=None):
     """Tidy the executed notebook (see `tidy`), then write `name`.ipynb and `name`.html into `folder`.
 
-    In the HTML copy, links to another notebook of the series go to its HTML copy.
+    In the HTML copy, links to another notebook of the series, or to a solutions notebook, go to its HTML copy.
     """
     notebook = tidy(nbformat.read(executed, as_version=4), replacements or {})
     write_text(folder / f"{name}.ipynb", nbformat.writes(notebook))
     body, _ = nbconvert.HTMLExporter().from_notebook_node(notebook)
-    write_text(folder / f"{name}.html", NOTEBOOK_LINK.sub(r'href="\1.html', body))
+    for pattern, replacement in NOTEBOOK_LINKS:
+        body = pattern.sub(replacement, body)
+    write_text(folder / f"{name}.html", body)
     return [folder / f"{name}.ipynb", folder / f"{name}.html"]
 
 
@@ -276,10 +285,50 @@ def run_series(notebooks, output, parameters, cwd):
     return 0
 
 
+def write_solutions(solutions, output, parameters, execute):
+    """Write reports/solutions/: each solutions notebook executed (`execute`) or, by default, as it is, so that the
+    reports' links to the solutions always open a page. Return 0, or 1 if an executed one failed."""
+    folder = output / "solutions"
+    output.mkdir(parents=True, exist_ok=True)
+    for number, solution in enumerate(solutions, start=1):
+        name = solution.stem
+        with tempfile.TemporaryDirectory(dir=output, prefix=".running-") as scratch:
+            source = solution
+            if execute:
+                print(f"\n[solutions {number}/{len(solutions)}] {name}", flush=True)
+                source = Path(scratch) / solution.name
+                start = time.perf_counter()
+                try:
+                    papermill.execute_notebook(solution, source, parameters=parameters, cwd=solution.parent,
+                                               progress_bar=True, stdout_file=ConsoleEcho(f"solutions {name}"))
+                except Exception as error:
+                    failed = output / "failed" / "solutions"
+                    if source.exists():
+                        publish([source], failed)
+                    explain_failure(f"solutions/{name}", error, failed / solution.name)
+                    return 1
+                print(f"[solutions {number}/{len(solutions)}] {name} finished in {time.perf_counter() - start:.0f} s "
+                      f"-> {folder / name}.html", flush=True)
+            publish(tidy_and_export(source, name, Path(scratch) / "report", {scratch: str(folder)}), folder)
+    return 0
+
+
+def solutions_list(output):
+    """Return the index's paragraph of links to the solutions pages, or "" if there are none yet."""
+    pages = sorted((output / "solutions").glob("*.html"))
+    if not pages:
+        return ""
+    links = ", ".join(f"<a href='solutions/{html.escape(page.name)}'>{html.escape(page.stem[:2])}</a>" for page in pages)
+    return (f"<p>Worked solutions of the exercises: {links} (executed by <code>python3 run.py reports --solutions"
+            f"</code>, otherwise shown without outputs).</p>")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=ROOT / "reports", help="folder for the reports")
     parser.add_argument("--only", nargs="+", default=[], help="run only notebooks whose name contains one of these")
+    parser.add_argument("--solutions", action="store_true",
+                        help="also execute the worked solutions (solutions/), after the series, into reports/solutions/")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a parameter of every notebook run (value read as JSON if it can be)")
     options = parser.parse_args()
@@ -289,7 +338,16 @@ def main():
     if not notebooks:
         sys.exit(f"No notebook matches {options.only}; the notebooks are in {ROOT / 'notebooks'}.")
     parameters = {name: parse_value(value) for name, value in options.parameter}
-    return run_series(notebooks, options.output.resolve(), parameters, cwd=ROOT / "notebooks")
+    output = options.output.resolve()
+    code = run_series(notebooks, output, parameters, cwd=ROOT / "notebooks")
+    if code == 0:
+        solutions = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+        if options.only:
+            solutions = [path for path in solutions if any(part in path.stem for part in options.only)]
+        code = write_solutions(solutions, output, parameters, execute=options.solutions)
+        runs = json.loads((output / "run_times.json").read_text())
+        write_index(output, runs)
+    return code
 
 
 if __name__ == "__main__":

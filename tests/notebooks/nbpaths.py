@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 TEST_BUILD = ROOT / "build" / ("test-notebooks" if BACKEND == "tensorflow" else f"test-notebooks-{BACKEND}")
 
@@ -27,6 +28,30 @@ TEST_PARAMETERS = {
                                 num_single_images=3, num_rounds=1, num_train_samples=96, num_validation_samples=24,
                                 num_epochs=2, batch_size=16),
 }
+
+# The solutions run after the series, in its build folder, on its data and models: their sizes are the series' own
+# test sizes, so that they load the series' files instead of drawing new ones over them.
+SOLUTION_TEST_PARAMETERS = {
+    "01_generate_data": dict(num_train_samples=96, num_validation_samples=24, num_samples=60, max_workers=2),
+    "02_encode_labels": dict(num_train_samples=96),
+    "03_build_model": dict(num_validation_samples=24, batch_size=8, num_timing_batches=2, num_timing_rounds=1),
+    "04_ctc_loss": dict(num_train_samples=96, num_epochs=1, runs=[[16, 1e-3], [32, 3e-3]]),
+    "05_data_pipeline": dict(num_train_samples=96, batch_size=8, num_timing_batches=2, num_fit_samples=32),
+    "06_train_and_decode": dict(num_train_samples=96, num_validation_samples=24, num_samples=64, num_epochs=1,
+                                batch_size=8, num_reading_samples=24, num_test_samples=24, target_accuracy=0.0,
+                                model_path="artifacts/captcha_ocr.keras"),
+    "07_your_own_captchas": dict(num_epochs=1, batch_size=8, practice_size=40, num_csv_images=5,
+                                 practice_folder="data/practice_captchas",
+                                 synthetic_model_path="artifacts/captcha_ocr.keras"),
+    "08_export_and_scale": dict(model_path="artifacts/captcha_ocr.keras", num_check_samples=32, batch_sizes=[8, 16],
+                                num_single_images=3, num_rounds=1, num_train_samples=96, num_samples=64,
+                                batch_size=16),
+}
+# Each half of the test command runs half of the solutions (all of them run on both backends in CI's time budget
+# would not fit); which half is fixed, so a failure names its notebook and backend.
+SOLUTIONS_ON = {"tensorflow": ["01_generate_data", "02_encode_labels", "03_build_model", "04_ctc_loss",
+                               "08_export_and_scale"],
+                "jax": ["05_data_pipeline", "06_train_and_decode", "07_your_own_captchas"]}
 
 FOLDERS = {"data_dir": "data", "artifacts_dir": "artifacts", "backup_dir": "training_backup"}
 
@@ -47,6 +72,16 @@ def execute_at_test_parameters(notebook, build):
     papermill.execute_notebook(notebook, build / notebook.name, parameters={**TEST_PARAMETERS[notebook.stem],
                                                                           **folders},
                                cwd=build, progress_bar=False)
+
+
+def execute_solution(solution, build):
+    """Run a solutions notebook at its test parameters in `build`, on the data and models the series left there."""
+    declared = papermill.inspect_notebook(solution)
+    folders = {name: folder for name, folder in FOLDERS.items() if name in declared}
+    (build / "solutions").mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(solution, build / "solutions" / solution.name,
+                               parameters={**SOLUTION_TEST_PARAMETERS[solution.stem], **folders}, cwd=build,
+                               progress_bar=False)
 
 
 def execute_series(build):

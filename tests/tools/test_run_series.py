@@ -109,3 +109,40 @@ def test_reports_link_to_html_show_the_final_folder_and_the_index_sums_each_note
     assert "greedy: 95.5% right, CER 1.0%" in index and "Train it" in index and "src='thumbnails/06_train.png'" in index
     assert (output / "thumbnails" / "06_train.png").read_bytes() == png.getvalue()
     assert json.loads((output / "run_times.json").read_text())["06_train"]["status"] == "ran"
+
+
+def add_markdown(path, text):
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(new_markdown_cell(text))
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_solutions_get_pages_and_links_between_reports_and_solutions_go_to_them(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "solutions").mkdir()
+    lesson = add_markdown(write_notebook(tmp_path / "notebooks" / "01_first.ipynb", "1"),
+                          "[the solutions](../solutions/01_first.ipynb)")
+    solution = add_markdown(write_notebook(tmp_path / "solutions" / "01_first.ipynb", "answer = 6 * 7", "answer"),
+                            "[back](../notebooks/01_first.ipynb)")
+    output = tmp_path / "reports"
+    assert run_series.run_series([lesson], output, {}, cwd=tmp_path / "notebooks") == 0
+    assert run_series.write_solutions([solution], output, {}, execute=False) == 0
+    assert 'href="solutions/01_first.html"' in (output / "01_first.html").read_text()
+    assert 'href="../01_first.html"' in (output / "solutions" / "01_first.html").read_text()
+    shown = nbformat.read(output / "solutions" / "01_first.ipynb", as_version=4)
+    assert shown.cells[-2].outputs == [], "without --solutions, a solution is shown as it is"
+    assert run_series.write_solutions([solution], output, {}, execute=True) == 0
+    executed = nbformat.read(output / "solutions" / "01_first.ipynb", as_version=4)
+    assert executed.cells[-2].outputs[0]["data"]["text/plain"] == "42"
+    run_series.write_index(output, json.loads((output / "run_times.json").read_text()))
+    assert "href='solutions/01_first.html'" in (output / "index.html").read_text()
+
+
+def test_a_failing_solution_is_named_and_returns_1(tmp_path, capsys):
+    (tmp_path / "solutions").mkdir()
+    solution = write_notebook(tmp_path / "solutions" / "02_bad.ipynb", "x = 1", "raise ValueError('no answer')")
+    assert run_series.write_solutions([solution], tmp_path / "reports", {}, execute=True) == 1
+    assert "FAILED: solutions/02_bad" in capsys.readouterr().err
+    assert (tmp_path / "reports" / "failed" / "solutions" / "02_bad.ipynb").is_file()
+    assert not (tmp_path / "reports" / "solutions" / "02_bad.html").exists()
