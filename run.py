@@ -21,6 +21,7 @@ VENV = Path(os.environ.get("OCR_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".ocr-course-installed"
+GPU_MARKER = VENV / ".ocr-course-gpu"  # written by `run.py setup --gpu`: later installs keep TensorFlow with CUDA
 TEST_BUILD = ROOT / "build" / "test-notebooks"
 BACKENDS = ("tensorflow", "jax")  # the Keras backends the course runs and is tested on; the first is the default
 DEFAULT_MODEL = ROOT / "artifacts" / "captcha_ocr.keras"  # notebook 06 saves it
@@ -37,35 +38,98 @@ def run(*command, **options):
     return subprocess.call([str(part) for part in command], cwd=options.pop("cwd", ROOT), **options)
 
 
-def install_stamp():
+def install_stamp(gpu=False):
     files = [ROOT / "requirements.txt", ROOT / "pyproject.toml"]
-    digest = hashlib.sha256(sys.version.encode())
+    digest = hashlib.sha256(sys.version.encode() + (b" gpu" if gpu else b""))
     for file in files:
         digest.update(file.read_bytes())
     return digest.hexdigest()
 
 
-def ensure_environment(log=None):
+def gpu_requirements(requirements):
+    """Return requirements.txt's lines with its TensorFlow lines (CPU-only on x86_64) replaced by TensorFlow with
+    CUDA at the same version, `tensorflow[and-cuda]`, which pip installs with NVIDIA's CUDA and cuDNN wheels."""
+    kept, versions = [], set()
+    for line in requirements.splitlines():
+        name = line.split("==")[0].strip()
+        if name in ("tensorflow", "tensorflow-cpu"):
+            versions.add(line.split("==")[1].split(";")[0].split()[0])
+        else:
+            kept.append(line)
+    if len(versions) != 1:
+        raise ValueError(f"requirements.txt should pin one TensorFlow version, found {sorted(versions)}")
+    return "\n".join(kept + [f"tensorflow[and-cuda]=={versions.pop()}  # run.py setup --gpu"]) + "\n"
+
+
+def nvidia_gpus():
+    """Return the NVIDIA GPUs `nvidia-smi -L` lists (none if it is missing or fails)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
+    return [line for line in listed.stdout.splitlines() if line.startswith("GPU")] if listed.returncode == 0 else []
+
+
+def ensure_environment(log=None, gpu=False):
     """Create the virtual environment and install the pinned requirements if they changed.
 
-    Its messages and pip's output go to the file `log` (stdout by default; `read` keeps stdout for its rows).
+    With `gpu`, or once `setup --gpu` has run, TensorFlow with CUDA replaces the CPU-only TensorFlow. Its messages
+    and pip's output go to the file `log` (stdout by default; `read` keeps stdout for its rows).
     """
     if sys.version_info < (3, 11):
         sys.exit(f"run.py: Python 3.11 or newer is needed, this is {sys.version.split()[0]}.")
-    stamp = install_stamp()
+    gpu = gpu or GPU_MARKER.is_file()
+    stamp = install_stamp(gpu)
     if STAMP.is_file() and STAMP.read_text() == stamp:
         return
     if not PYTHON.exists():
         say(f"creating the virtual environment {VENV} (once)", log)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    say("installing requirements.txt and ocr_helpers into it (a few minutes the first time)", log)
-    code = run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-r", "requirements.txt", "-e", ".",
-               echo=log, stdout=log)
+    with tempfile.TemporaryDirectory() as scratch:
+        requirements = ROOT / "requirements.txt"
+        if gpu:
+            requirements = Path(scratch) / "requirements-gpu.txt"
+            requirements.write_text(gpu_requirements((ROOT / "requirements.txt").read_text()))
+            run(PYTHON, "-m", "pip", "uninstall", "--disable-pip-version-check", "-y", "-q", "tensorflow-cpu",
+                echo=log, stdout=log)  # it and tensorflow[and-cuda] would both write the tensorflow package
+        say(f"installing {'TensorFlow with CUDA, ' if gpu else ''}requirements.txt and ocr_helpers into it (a few "
+            f"minutes the first time)", log)
+        code = run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-r", requirements, "-e", ".",
+                   echo=log, stdout=log)
     if code:
         sys.exit(f"run.py: installing the requirements failed (exit {code}); see pip's message above.")
+    if gpu:
+        GPU_MARKER.write_text("TensorFlow with CUDA, installed by run.py setup --gpu\n")
     staged = STAMP.with_suffix(".partial")
     staged.write_text(stamp)
     os.replace(staged, STAMP)  # a stamp is whole or absent, never half-written
+
+
+def setup(arguments):
+    """Install the environment; with --gpu, TensorFlow with CUDA, if the machine has an NVIDIA GPU."""
+    parser = argparse.ArgumentParser(prog="run.py setup", description="Create .venv/ and install the pinned "
+                                     "requirements (CPU-only TensorFlow); --gpu installs TensorFlow with CUDA instead.")
+    parser.add_argument("--gpu", action="store_true", help="TensorFlow with CUDA, for a Linux machine with an NVIDIA "
+                        "GPU and its driver; later runs keep it (delete .venv/ to go back)")
+    options = parser.parse_args(arguments)
+    if options.gpu:
+        if not sys.platform.startswith("linux"):
+            return complain_setup(f"TensorFlow with CUDA is for Linux, this is {sys.platform}; the CPU-only "
+                                  f"install is kept.")
+        gpus = nvidia_gpus()
+        if not gpus:
+            return complain_setup("no NVIDIA GPU found (`nvidia-smi -L` lists none, or nvidia-smi is missing): "
+                                  "install the NVIDIA driver first. Nothing was changed; the CPU-only install is kept.")
+        say(f"found {len(gpus)} NVIDIA GPU(s): {gpus[0]}")
+    ensure_environment(gpu=options.gpu)
+    if options.gpu:
+        return run(PYTHON, "-c", "import tensorflow as tf; print('TensorFlow sees', tf.config.list_physical_devices"
+                   "('GPU'))", env=course_environment("tensorflow"))
+    return 0
+
+
+def complain_setup(message):
+    print(f"run.py setup: {message}", file=sys.stderr, flush=True)
+    return 2
 
 
 def check_backend():
@@ -211,9 +275,9 @@ def main():
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help="passed on to the tool the command runs")
     options = parser.parse_args()
     check_backend()
-    ensure_environment(sys.stderr if options.command == "read" else None)
     if options.command == "setup":
-        return 0
+        return setup(options.arguments)
+    ensure_environment(sys.stderr if options.command == "read" else None)
     return {"reports": reports, "test": test, "lab": lab, "read": read}[options.command](options.arguments)
 
 

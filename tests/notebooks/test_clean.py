@@ -1,6 +1,18 @@
 """Committed notebooks are sources: no outputs, no execution counts, one parameters cell."""
 
-from nbpaths import NOTEBOOKS, read_notebook
+import importlib.util
+
+import nbformat
+
+from nbpaths import NOTEBOOKS, ROOT, read_notebook
+
+
+def load_tool(name):
+    """Import tools/`name`.py."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_series_is_numbered_without_gaps():
@@ -26,7 +38,8 @@ def test_notebook_has_exactly_one_parameters_cell_after_its_setup(notebook_path)
     cells = read_notebook(notebook_path).cells
     tagged = [index for index, cell in enumerate(cells) if "parameters" in cell.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{notebook_path.name}: parameters cells at {tagged}"
-    setup = next(index for index, cell in enumerate(cells) if cell.cell_type == "code")
+    setup = next(index for index, cell in enumerate(cells)
+                 if cell.cell_type == "code" and "install" not in cell.metadata.get("tags", []))
     assert "import ocr_helpers as oh" in cells[setup].source and setup < tagged[0]
     assert "TF_CPP_MIN_LOG_LEVEL" in cells[setup].source
 
@@ -48,3 +61,14 @@ def test_each_notebook_ends_with_references_that_link_to_their_sources(notebook_
     last = read_notebook(notebook_path).cells[-1].source
     references = last[last.index("## References"):last.index("**Next:**")]
     assert references.count("](https://") >= 2
+
+
+def test_every_notebook_and_solution_has_a_colab_link_and_the_install_cell_first():
+    colab = load_tool("colab")
+    url = colab.repository()
+    for path in colab.course_notebooks():
+        notebook = read_notebook(path)
+        expected = colab.with_colab(read_notebook(path), path, url)
+        assert nbformat.writes(notebook) == nbformat.writes(expected), f"run tools/colab.py: {path.name} is stale"
+        assert notebook.cells[1].metadata["tags"] == ["install"]
+        assert f"/blob/main/{path.parent.name}/{path.name})" in notebook.cells[0].source
