@@ -153,12 +153,28 @@ def reports(arguments):
     return run(PYTHON, ROOT / "tools" / "run_series.py", *arguments, env=course_environment())
 
 
+def ensure_browser():
+    """Install Debian's chromium for the test of the reports in a browser, where this can (root, apt-get)."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        say("no chromium found, so the test of the reports in a browser will be skipped (install Debian's chromium "
+            "package, or your system's, to run it)")
+        return
+    say("installing Debian's chromium for the test of the reports in a browser (once, about half a minute)")
+    quiet = {"stdout": subprocess.DEVNULL, "env": dict(os.environ, DEBIAN_FRONTEND="noninteractive")}
+    apt = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    if run(*apt, **quiet) and (run("apt-get", "update", "-q", **quiet) or run(*apt, **quiet)):
+        say("installing chromium failed; the test of the reports in a browser will be skipped")
+
+
 def test(arguments):
     """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
     time: the unit tests, the series at test parameters, the other half of the solutions, and the cross-backend test (whose processes choose their
     own backends: it runs here because this half has time to spare). Most of both halves is one core's work (kernels
     starting, processes importing Keras), so side by side they take little longer than the longer one alone."""
     env = course_environment("tensorflow")
+    ensure_browser()
     shutil.rmtree(TEST_BUILD, ignore_errors=True)
     say("JAX backend, alongside: unit tests, the series at test parameters and the cross-backend test (its output "
         "follows at the end)")
