@@ -57,8 +57,8 @@ def test_every_notebook_asks_for_code_in_an_exercise(notebook):
 def test_solutions_notebook_is_clean_and_has_one_parameters_cell(solution):
     cells = read_notebook(solution).cells
     assert not [cell for cell in cells if cell.cell_type == "code" and (cell.outputs or cell.execution_count)]
-    assert [i for i, cell in enumerate(cells) if "parameters" in cell.metadata.get("tags", [])] == [5]
-    assert "TF_CPP_MIN_LOG_LEVEL" in cells[4].source and "import ocr_helpers as oh" in cells[4].source
+    assert [i for i, cell in enumerate(cells) if "parameters" in cell.metadata.get("tags", [])] == [4]
+    assert "TF_CPP_MIN_LOG_LEVEL" in cells[3].source and "import ocr_helpers as oh" in cells[3].source
 
 
 ON_THIS_BACKEND = [path for path in SOLUTIONS if path.stem in SOLUTIONS_ON.get(BACKEND, [])]
