@@ -32,6 +32,20 @@ import ocr_helpers as oh
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# `run.py reports --quick`: the series in a workshop, on the same data files as the defaults (so the sizes of
+# notebook 01's datasets stay), with shorter training and timing. Measured in docs/measurements.md.
+QUICK = {
+    "01_generate_data": dict(benchmark_samples=200),
+    "03_build_model": dict(num_timing_batches=3, num_timing_rounds=1),
+    "04_ctc_loss": dict(num_epochs=1),
+    "05_data_pipeline": dict(num_timing_batches=5),
+    "06_train_and_decode": dict(num_extra_samples=0, num_epochs=3, beam_width=3),
+    "07_your_own_captchas": dict(num_epochs=15),
+    "08_export_and_scale": dict(num_check_samples=200, num_rounds=1, num_single_images=10, num_epochs=1,
+                                num_parallel_samples=3_200),
+}
+
+
 def parse_value(text):
     """Read a parameter value as JSON (numbers, true, null, lists) and otherwise as a string."""
     try:
@@ -235,8 +249,11 @@ def explain_failure(name, error, partial):
     print(f"  The partly executed notebook is at {partial}; earlier reports are unchanged.", file=sys.stderr)
 
 
-def run_series(notebooks, output, parameters, cwd):
-    """Execute `notebooks` in order; return 0 if all finished and 1 at the first failure."""
+def run_series(notebooks, output, parameters, cwd, profile=None):
+    """Execute `notebooks` in order; return 0 if all finished and 1 at the first failure.
+
+    `parameters` go to every notebook; `profile` maps a notebook's name to parameters of its own (QUICK), which
+    `parameters` override."""
     output.mkdir(parents=True, exist_ok=True)
     times_path = output / "run_times.json"
     runs = json.loads(times_path.read_text()) if times_path.is_file() else {}
@@ -248,7 +265,9 @@ def run_series(notebooks, output, parameters, cwd):
         with tempfile.TemporaryDirectory(dir=output, prefix=".running-") as scratch:
             scratch = Path(scratch)
             executed, staged_artifacts = scratch / notebook.name, scratch / "artifacts"
-            notebook_parameters = dict(parameters, artifacts_dir=str(staged_artifacts)) if artifacts else parameters
+            notebook_parameters = {**(profile or {}).get(name, {}), **parameters}
+            if artifacts:
+                notebook_parameters["artifacts_dir"] = str(staged_artifacts)
             start = time.perf_counter()
             try:
                 papermill.execute_notebook(notebook, executed, parameters=notebook_parameters, cwd=cwd,
@@ -327,6 +346,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=ROOT / "reports", help="folder for the reports")
     parser.add_argument("--only", nargs="+", default=[], help="run only notebooks whose name contains one of these")
+    parser.add_argument("--quick", action="store_true", help="the workshop profile: shorter training and timing in "
+                        "each notebook (QUICK in tools/run_series.py), for a series in minutes")
     parser.add_argument("--solutions", action="store_true",
                         help="also execute the worked solutions (solutions/), after the series, into reports/solutions/")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -339,7 +360,7 @@ def main():
         sys.exit(f"No notebook matches {options.only}; the notebooks are in {ROOT / 'notebooks'}.")
     parameters = {name: parse_value(value) for name, value in options.parameter}
     output = options.output.resolve()
-    code = run_series(notebooks, output, parameters, cwd=ROOT / "notebooks")
+    code = run_series(notebooks, output, parameters, cwd=ROOT / "notebooks", profile=QUICK if options.quick else None)
     if code == 0:
         solutions = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
         if options.only:

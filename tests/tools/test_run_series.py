@@ -10,6 +10,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import run_series  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def write_notebook(path, *sources):
     cells = [new_markdown_cell(f"# Title of {path.stem}")] + [new_code_cell(source) for source in sources]
@@ -146,3 +148,23 @@ def test_a_failing_solution_is_named_and_returns_1(tmp_path, capsys):
     assert "FAILED: solutions/02_bad" in capsys.readouterr().err
     assert (tmp_path / "reports" / "failed" / "solutions" / "02_bad.ipynb").is_file()
     assert not (tmp_path / "reports" / "solutions" / "02_bad.html").exists()
+
+
+def test_the_quick_profile_sets_only_parameters_its_notebooks_declare():
+    import papermill
+
+    notebooks = {path.stem: path for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert set(run_series.QUICK) <= set(notebooks)
+    for name, parameters in run_series.QUICK.items():
+        declared = papermill.inspect_notebook(notebooks[name])
+        assert set(parameters) <= set(declared), f"{name} has no parameter {set(parameters) - set(declared)}"
+        assert "num_train_samples" not in parameters, "the quick profile keeps notebook 01's data files"
+
+
+def test_a_profile_gives_each_notebook_its_own_parameters_and_the_common_ones_win(tmp_path):
+    first = write_notebook(tmp_path / "01_first.ipynb", "size = 1\nname = 'one'", "size, name")
+    output = tmp_path / "reports"
+    profile = {"01_first": {"size": 5, "name": "profile"}, "02_other": {"size": 9}}
+    assert run_series.run_series([first], output, {"name": "given"}, cwd=tmp_path, profile=profile) == 0
+    executed = nbformat.read(output / "01_first.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["data"]["text/plain"] == "(5, 'given')"
