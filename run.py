@@ -179,7 +179,9 @@ def test(arguments):
     say("JAX backend, alongside: unit tests, the series at test parameters and the cross-backend test (its output "
         "follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
-        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py",
+        # the tests of drawing and saving images and of worker processes involve no backend: they run once, above
+        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "--ignore", "tests/unit/test_data.py",
+                       "--ignore", "tests/unit/test_workers.py", "tests/notebooks/test_execute.py",
                        "tests/notebooks/test_solutions.py", "tests/backends",
                        *arguments]
         jax = subprocess.Popen([str(part) for part in jax_command], cwd=ROOT, env=course_environment("jax"),

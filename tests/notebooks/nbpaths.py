@@ -34,19 +34,20 @@ TEST_PARAMETERS = {
 SOLUTION_TEST_PARAMETERS = {
     "01_generate_data": dict(num_train_samples=96, num_validation_samples=24, num_samples=60, max_workers=2),
     "02_encode_labels": dict(num_train_samples=96),
-    "03_build_model": dict(num_validation_samples=24, batch_size=8, num_timing_batches=2, num_timing_rounds=1),
+    "03_build_model": dict(num_validation_samples=24, batch_size=8, num_timing_batches=2, num_timing_rounds=1,
+                           widths=[100, 161, 300]),
     "04_ctc_loss": dict(num_train_samples=96, num_epochs=1, runs=[[16, 3e-3]]),
     "05_data_pipeline": dict(num_train_samples=96, batch_size=8, num_timing_batches=2, num_fit_samples=32),
     "06_train_and_decode": dict(num_train_samples=96, num_validation_samples=24, num_samples=32, num_epochs=2,
                                 batch_size=8, num_reading_samples=24, num_test_samples=24, target_accuracy=0.0,
                                 clipnorms=[1.0], model_path="artifacts/captcha_ocr.keras"),
     "07_your_own_captchas": dict(num_epochs=2, batch_size=8, practice_size=40, num_csv_images=5,
-                                 held_out_fractions=[0.5], finetune_learning_rates=[1e-4],
+                                 held_out_fractions=[0.5], finetune_learning_rates=[1e-4], digit_runs=["fine-tuned"],
                                  practice_folder="data/practice_captchas",
                                  synthetic_model_path="artifacts/captcha_ocr.keras"),
     "08_export_and_scale": dict(model_path="artifacts/captcha_ocr.keras", num_check_samples=32, batch_sizes=[8, 16],
                                 num_single_images=3, num_rounds=1, num_train_samples=96, num_samples=64,
-                                batch_size=16),
+                                batch_size=16, opsets=[13]),
 }
 # Each half of the test command runs half of the solutions (all of them run on both backends in CI's time budget
 # would not fit); which half is fixed, so a failure names its notebook and backend.

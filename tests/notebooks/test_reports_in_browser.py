@@ -85,7 +85,8 @@ def reports(first_series, tmp_path_factory):
                                "finished": "now", **run_series.summarize(nbformat.read(executed, as_version=4),
                                                                          notebook.stem, output)}
     shutil.rmtree(output / ".made")
-    assert run_series.write_solutions(SOLUTIONS, output, {}, execute=False) == 0
+    shown = [path for path in SOLUTIONS if path.stem == "04_ctc_loss"]  # the one page checked; HTML takes seconds
+    assert run_series.write_solutions(shown, output, {}, execute=False) == 0
     run_series.write_index(output, runs)
     return output
 
@@ -96,7 +97,8 @@ def test_every_link_and_image_of_a_page_leads_to_a_file(reports, page):
     assert found.links, f"{page} has no links"
     assert not missing_targets(reports / page, found.links + found.images)
     if page != "index.html":  # the index offers each executed .ipynb for download, beside its HTML copy
-        assert not [link for link in found.links if urlparse(link).path.endswith(".ipynb")], \
+        local = [link for link in found.links if not urlparse(link).scheme]  # not Colab's link, say
+        assert not [link for link in local if urlparse(link).path.endswith(".ipynb")], \
             "links between reports go to the HTML copies"
 
 
