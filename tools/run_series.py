@@ -41,7 +41,7 @@ QUICK = {
     "05_data_pipeline": dict(num_timing_batches=5),
     "06_train_and_decode": dict(num_extra_samples=0, num_epochs=3, beam_width=3),
     "07_your_own_captchas": dict(num_epochs=15),
-    "08_export_and_scale": dict(num_check_samples=200, num_rounds=1, num_single_images=10, num_epochs=1,
+    "08_export_and_scale": dict(num_check_samples=256, num_rounds=1, num_single_images=10, num_epochs=1,
                                 num_parallel_samples=3_200),
 }
 
