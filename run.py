@@ -170,9 +170,10 @@ def ensure_browser():
 
 def test(arguments):
     """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
-    time: the unit tests, the series at test parameters, the other half of the solutions, and the cross-backend test (whose processes choose their
-    own backends: it runs here because this half has time to spare). Most of both halves is one core's work (kernels
-    starting, processes importing Keras), so side by side they take little longer than the longer one alone."""
+    time: the unit tests, the series at test parameters, the other half of the solutions, and the cross-backend test
+    (whose processes choose their own backends: it runs here because this half has time to spare). Most of both
+    halves is one core's work (kernels starting, processes importing Keras), so side by side they take little longer
+    than the longer one alone."""
     env = course_environment("tensorflow")
     ensure_browser()
     shutil.rmtree(TEST_BUILD, ignore_errors=True)

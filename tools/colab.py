@@ -43,7 +43,9 @@ def colab_address(url):
 
 
 def course_notebooks():
-    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    """Return the notebooks of the series, then the solutions notebooks."""
+    folders = ("notebooks", "solutions")
+    return [path for folder in folders for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))]
 
 
 def with_colab(notebook, path, url):

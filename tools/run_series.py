@@ -39,7 +39,8 @@ QUICK = {
     "03_build_model": dict(num_timing_batches=3, num_timing_rounds=1),
     "04_ctc_loss": dict(num_epochs=1),
     "05_data_pipeline": dict(num_timing_batches=5),
-    "06_train_and_decode": dict(num_extra_samples=0, num_epochs=3, warmup_epochs=0.3, learning_rate=3e-3, beam_width=3),
+    "06_train_and_decode": dict(num_extra_samples=0, num_epochs=3, warmup_epochs=0.3, learning_rate=3e-3,
+                                beam_width=3),
     "07_your_own_captchas": dict(num_epochs=15),
     "08_export_and_scale": dict(num_check_samples=256, num_rounds=1, num_single_images=10, num_epochs=1,
                                 num_parallel_samples=3_200),
@@ -337,7 +338,8 @@ def solutions_list(output):
     pages = sorted((output / "solutions").glob("*.html"))
     if not pages:
         return ""
-    links = ", ".join(f"<a href='solutions/{html.escape(page.name)}'>{html.escape(page.stem[:2])}</a>" for page in pages)
+    links = ", ".join(f"<a href='solutions/{html.escape(page.name)}'>{html.escape(page.stem[:2])}</a>"
+                      for page in pages)
     return (f"<p>Worked solutions of the exercises: {links} (executed by <code>python3 run.py reports --solutions"
             f"</code>, otherwise shown without outputs).</p>")
 
@@ -349,7 +351,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="the workshop profile: shorter training and timing in "
                         "each notebook (QUICK in tools/run_series.py), for a series in minutes")
     parser.add_argument("--solutions", action="store_true",
-                        help="also execute the worked solutions (solutions/), after the series, into reports/solutions/")
+                        help="also execute the worked solutions (solutions/), after the series, into "
+                        "reports/solutions/")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a parameter of every notebook run (value read as JSON if it can be)")
     options = parser.parse_args()
