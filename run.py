@@ -184,8 +184,8 @@ def test(arguments):
     env = course_environment("tensorflow")
     ensure_browser()
     shutil.rmtree(TEST_BUILD, ignore_errors=True)
-    say("JAX backend, alongside: unit tests, the series at test parameters and the cross-backend test (its output "
-        "follows at the end)")
+    say("JAX backend, alongside: unit tests, the series and half of the solutions at test parameters, and the "
+        "cross-backend test (its output follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
         # the tests of drawing and saving images and of worker processes involve no backend: they run once, above
         jax_command = [PYTHON, "-m", "pytest", "tests/unit", "--ignore", "tests/unit/test_data.py",
@@ -202,7 +202,8 @@ def test(arguments):
                 jax.terminate()
                 jax.wait()
         jax_output.seek(0)
-        say("JAX backend: unit tests, the series at test parameters and the cross-backend test")
+        say("JAX backend: unit tests, the series and half of the solutions at test parameters, and the cross-backend "
+            "test")
         print(jax_output.read(), end="", flush=True)
     return first or second or third
 

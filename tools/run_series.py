@@ -250,6 +250,20 @@ def explain_failure(name, error, partial):
     print(f"  The partly executed notebook is at {partial}; earlier reports are unchanged.", file=sys.stderr)
 
 
+def execute_notebook(notebook, executed, parameters, cwd, label, failed_folder):
+    """Run `notebook` into `executed`, echoing its prints on the console; return None, or the error it raised,
+    after keeping the partly run copy in `failed_folder` and saying where it failed."""
+    try:
+        papermill.execute_notebook(notebook, executed, parameters=parameters, cwd=cwd, progress_bar=True,
+                                   stdout_file=ConsoleEcho(label))
+    except Exception as error:  # noqa: BLE001  (reported, and the caller stops)
+        if executed.exists():
+            publish([executed], failed_folder)
+        explain_failure(label, error, failed_folder / notebook.name)
+        return error
+    return None
+
+
 def run_series(notebooks, output, parameters, cwd, profile=None):
     """Execute `notebooks` in order; return 0 if all finished and 1 at the first failure.
 
@@ -270,14 +284,8 @@ def run_series(notebooks, output, parameters, cwd, profile=None):
             if artifacts:
                 notebook_parameters["artifacts_dir"] = str(staged_artifacts)
             start = time.perf_counter()
-            try:
-                papermill.execute_notebook(notebook, executed, parameters=notebook_parameters, cwd=cwd,
-                                           progress_bar=True, stdout_file=ConsoleEcho(name))
-            except Exception as error:
-                failed = output / "failed" / notebook.name
-                if executed.exists():
-                    publish([executed], failed.parent)
-                explain_failure(name, error, failed)
+            error = execute_notebook(notebook, executed, notebook_parameters, cwd, name, output / "failed")
+            if error is not None:
                 cell = getattr(error, "exec_count", None)
                 runs[name] = dict(runs.get(name, {}), title=notebook_title(notebook),
                                   seconds=time.perf_counter() - start, thumbnail=None, headline="",
@@ -318,14 +326,8 @@ def write_solutions(solutions, output, parameters, execute):
                 print(f"\n[solutions {number}/{len(solutions)}] {name}", flush=True)
                 source = Path(scratch) / solution.name
                 start = time.perf_counter()
-                try:
-                    papermill.execute_notebook(solution, source, parameters=parameters, cwd=solution.parent,
-                                               progress_bar=True, stdout_file=ConsoleEcho(f"solutions {name}"))
-                except Exception as error:
-                    failed = output / "failed" / "solutions"
-                    if source.exists():
-                        publish([source], failed)
-                    explain_failure(f"solutions/{name}", error, failed / solution.name)
+                if execute_notebook(solution, source, parameters, solution.parent, f"solutions/{name}",
+                                    output / "failed" / "solutions") is not None:
                     return 1
                 print(f"[solutions {number}/{len(solutions)}] {name} finished in {time.perf_counter() - start:.0f} s "
                       f"-> {folder / name}.html", flush=True)

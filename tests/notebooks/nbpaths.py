@@ -68,21 +68,20 @@ def execute_at_test_parameters(notebook, build):
     The folders are given relative to `build`, so that the paths the notebooks print are the same in every build
     folder, and when nbval runs the executed copy again in its own folder.
     """
-    build.mkdir(parents=True, exist_ok=True)
-    declared = papermill.inspect_notebook(notebook)
-    folders = {name: folder for name, folder in FOLDERS.items() if name in declared}
-    papermill.execute_notebook(notebook, build / notebook.name, parameters={**TEST_PARAMETERS[notebook.stem],
-                                                                          **folders},
-                               cwd=build, progress_bar=False)
+    execute_in_build(notebook, build / notebook.name, TEST_PARAMETERS[notebook.stem], build)
 
 
 def execute_solution(solution, build):
     """Run a solutions notebook at its test parameters in `build`, on the data and models the series left there."""
-    declared = papermill.inspect_notebook(solution)
+    execute_in_build(solution, build / "solutions" / solution.name, SOLUTION_TEST_PARAMETERS[solution.stem], build)
+
+
+def execute_in_build(notebook, executed, parameters, build):
+    """Run `notebook` into `executed` with `parameters` and, for each folder it declares, the one of FOLDERS."""
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    declared = papermill.inspect_notebook(notebook)
     folders = {name: folder for name, folder in FOLDERS.items() if name in declared}
-    (build / "solutions").mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(solution, build / "solutions" / solution.name,
-                               parameters={**SOLUTION_TEST_PARAMETERS[solution.stem], **folders}, cwd=build,
+    papermill.execute_notebook(notebook, executed, parameters={**parameters, **folders}, cwd=build,
                                progress_bar=False)
 
 

@@ -1,18 +1,13 @@
 """Committed notebooks are sources: no outputs, no execution counts, one parameters cell."""
 
-import importlib.util
+import sys
 
 import nbformat
 
 from nbpaths import NOTEBOOKS, ROOT, read_notebook
 
-
-def load_tool(name):
-    """Import tools/`name`.py."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(ROOT / "tools"))
+import colab  # noqa: E402
 
 
 def test_the_series_is_numbered_without_gaps():
@@ -64,7 +59,6 @@ def test_each_notebook_ends_with_references_that_link_to_their_sources(notebook_
 
 
 def test_every_notebook_and_solution_has_a_colab_link_and_the_install_cell_first():
-    colab = load_tool("colab")
     url = colab.repository()
     for path in colab.course_notebooks():
         notebook = read_notebook(path)
