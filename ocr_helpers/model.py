@@ -20,7 +20,7 @@ DENSE_UNITS = 128
 RNN_UNITS = 64
 DROPOUT = 0.25
 POOL_SIZES = ((2, 2), (2, 2), (2, 2))
-STRIDED_BLOCKS = 2
+STRIDED_BLOCKS = 3  # every block strides; notebook 03 times 2 (the third block pools) against it
 BATCH_NORM_MOMENTUM = 0.99  # Keras' default; notebook 06 measures what 0.9 changes
 
 

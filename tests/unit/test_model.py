@@ -68,8 +68,10 @@ def test_charset_logits_refuse_a_unit_count_that_does_not_match_the_charset():
 def test_required_and_emitted_time_steps():
     assert oh.required_time_steps(5) == 9
     assert oh.output_time_steps(160) == 20
-    assert oh.output_time_steps(161) == 20  # strided blocks round up, the pooling rounds down
+    assert oh.output_time_steps(161) == 21  # strided blocks round up: 161 -> 81 -> 41 -> 21
     assert oh.build_model(width=161).output_shape[1] == oh.output_time_steps(161)
+    assert oh.output_time_steps(161, strided_blocks=2) == 20  # the pooling of the third block rounds down
+    assert oh.build_model(width=161, strided_blocks=2).output_shape[1] == 20
     assert oh.output_time_steps(160, strided_blocks=0) == 20
 
 

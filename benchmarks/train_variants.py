@@ -1,0 +1,119 @@
+"""Train one model as notebook 06 does at its defaults, with one thing changed, and read fresh CAPTCHAs with it.
+
+    .venv/bin/python benchmarks/train_variants.py --name default
+    .venv/bin/python benchmarks/train_variants.py --name pooled_third --model '{"strided_blocks": 2}'
+    .venv/bin/python benchmarks/train_variants.py --name wider --model '{"filters": [24, 48, 96], "rnn_units": 96}'
+    .venv/bin/python benchmarks/train_variants.py --name batch_64 --batch-size 64 --learning-rate 3e-3
+
+Notebook 06's defaults: oh.build_model(), notebook 01's 20,000 images and the 20,000 of data/extra.npz, 5 epochs
+at batch 32, Adam warming up for 1 epoch to 2e-3 then cosine decay, batch normalization's statistics recomputed
+from 100 training batches before each reading, the model fed through oh.fit_input. `--model` passes keyword
+arguments to oh.build_model as JSON. After every epoch it prints the share of the 2,000 validation images
+(notebook 01, seed 43) read completely right and the minutes so far; at the end, the share of 2,000 new CAPTCHAs
+(seed 7000, notebook 06's test set) the last epoch reads, the training speed and the stability check of issue 13
+(the largest drop below the best epoch before, after the first 20% of training). One row per run is appended to
+build/train_variants.csv. Run variants one after the other, not side by side: two runs share the 2 cores.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import ocr_helpers as oh  # noqa: E402
+from stability import largest_drop  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", required=True, help="what the run is called in the output and the CSV file")
+    parser.add_argument("--model", type=json.loads, default={}, help="keyword arguments of oh.build_model, as JSON")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--num-extra-samples", type=int, default=20_000, help="images of data/extra.npz to add")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--warmup-epochs", type=float, default=1)
+    parser.add_argument("--augment", action="store_true", help="shift, shrink and shear the training batches")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    parser.add_argument("--csv", type=Path, default=ROOT / "build" / "train_variants.csv")
+    return parser.parse_args()
+
+
+def load_data(data_dir, num_extra_samples):
+    """Return notebook 06's training images and labels, notebook 01's validation set and the test CAPTCHAs."""
+    images, labels = oh.load_or_generate_dataset(data_dir / "train.npz", 20_000, seed=42, progress=False)
+    if num_extra_samples:
+        extra_images, extra_labels = oh.load_or_generate_dataset(data_dir / "extra.npz", 20_000, seed=1_000,
+                                                                 progress=False)
+        images = np.concatenate([images, extra_images[:num_extra_samples]])
+        labels = labels + extra_labels[:num_extra_samples]
+    validation = oh.load_or_generate_dataset(data_dir / "validation.npz", 2_000, seed=43, progress=False)
+    test = oh.generate_dataset(2_000, seed=7_000, progress=False)
+    return images, labels, validation, test
+
+
+class EpochLine(keras.callbacks.Callback):
+    """Print each epoch's loss, held-out accuracy and the minutes since training began."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        minutes = (time.perf_counter() - self.start) / 60
+        print(f"  {self.name} epoch {epoch + 1}: loss {logs['loss']:.3f}, val_accuracy {logs['val_accuracy']:.4f} "
+              f"({minutes:.2f} min)", flush=True)
+
+
+def main():
+    arguments = parse_arguments()
+    images, labels, (validation_images, validation_labels), (test_images, test_labels) = load_data(
+        arguments.data_dir, arguments.num_extra_samples)
+    keras.utils.set_random_seed(42)
+    model = oh.build_model(**arguments.model)
+    train_data = oh.array_dataset(images, labels, batch_size=arguments.batch_size, seed=42,
+                                  augment=arguments.augment)
+    steps = len(train_data)
+    schedule = oh.warmup_cosine_schedule(arguments.learning_rate, arguments.epochs * steps,
+                                         round(arguments.warmup_epochs * steps))
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=oh.CTCLoss())
+    print(f"{platform.machine()}, {os.cpu_count()} cores, Keras on {keras.backend.backend()}; {arguments.name}: "
+          f"{model.count_params():,} parameters, {len(images):,} training images, {arguments.epochs} epochs of "
+          f"{steps} steps", flush=True)
+    callbacks = [oh.RepeatableEpochs(train_data, 42),
+                 oh.RecomputeBatchStatistics(train_data.first_images(100 * arguments.batch_size),
+                                             arguments.batch_size, num_batches=100),
+                 oh.ReadingAccuracy(validation_images, validation_labels), EpochLine(arguments.name)]
+    start = time.perf_counter()
+    history = model.fit(oh.fit_input(train_data), epochs=arguments.epochs, callbacks=callbacks, shuffle=False,
+                        verbose=0)
+    minutes = (time.perf_counter() - start) / 60
+    accuracies = history.history["val_accuracy"]
+    test_accuracy = oh.sequence_accuracy(test_labels, oh.predict_text(model, test_images))
+    speed = arguments.epochs * steps * arguments.batch_size / (60 * minutes)
+    print(f"{arguments.name}: validation by epoch {', '.join(f'{value:.4f}' for value in accuracies)}; "
+          f"{test_accuracy:.2%} of 2,000 new CAPTCHAs (seed 7000) read right; {minutes:.2f} min of training, "
+          f"{speed:.0f} images/s; largest drop after 20%: {largest_drop(accuracies):.4f}", flush=True)
+    arguments.csv.parent.mkdir(parents=True, exist_ok=True)
+    if not arguments.csv.is_file():
+        arguments.csv.write_text("name,settings,val_accuracy_by_epoch,test_accuracy,minutes\n")
+    settings = json.dumps({key: value for key, value in vars(arguments).items() if key not in ("csv", "data_dir")})
+    with open(arguments.csv, "a") as file:
+        file.write(f"{arguments.name},\"{settings.replace(chr(34), chr(39))}\","
+                   f"{' '.join(f'{value:.4f}' for value in accuracies)},{test_accuracy:.4f},{minutes:.2f}\n")
+
+
+if __name__ == "__main__":
+    main()
