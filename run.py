@@ -177,14 +177,14 @@ def ensure_browser():
 
 def test(arguments):
     """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
-    time: the unit tests, the series at test parameters, the other half of the solutions, and the cross-backend test
+    time: the unit tests, the series at test parameters, the solutions of 03 and 05-08, and the cross-backend test
     (whose processes choose their own backends: it runs here because this half has time to spare). Most of both
     halves is one core's work (kernels starting, processes importing Keras), so side by side they take little longer
     than the longer one alone."""
     env = course_environment("tensorflow")
     ensure_browser()
     shutil.rmtree(TEST_BUILD, ignore_errors=True)
-    say("JAX backend, alongside: unit tests, the series and half of the solutions at test parameters, and the "
+    say("JAX backend, alongside: unit tests, the series and the solutions of 03 and 05-08 at test parameters, and the "
         "cross-backend test (its output follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
         # the tests of drawing and saving images and of worker processes involve no backend: they run once, above
@@ -202,8 +202,8 @@ def test(arguments):
                 jax.terminate()
                 jax.wait()
         jax_output.seek(0)
-        say("JAX backend: unit tests, the series and half of the solutions at test parameters, and the cross-backend "
-            "test")
+        say("JAX backend: unit tests, the series and the solutions of 03 and 05-08 at test parameters, and the "
+            "cross-backend test")
         print(jax_output.read(), end="", flush=True)
     return first or second or third
 
