@@ -16,6 +16,7 @@ build/train_variants.csv. Run variants one after the other, not side by side: tw
 """
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -107,12 +108,14 @@ def main():
           f"{test_accuracy:.2%} of 2,000 new CAPTCHAs (seed 7000) read right; {minutes:.2f} min of training, "
           f"{speed:.0f} images/s; largest drop after 20%: {largest_drop(accuracies):.4f}", flush=True)
     arguments.csv.parent.mkdir(parents=True, exist_ok=True)
-    if not arguments.csv.is_file():
-        arguments.csv.write_text("name,settings,val_accuracy_by_epoch,test_accuracy,minutes\n")
+    new_file = not arguments.csv.is_file()
     settings = json.dumps({key: value for key, value in vars(arguments).items() if key not in ("csv", "data_dir")})
-    with open(arguments.csv, "a") as file:
-        file.write(f"{arguments.name},\"{settings.replace(chr(34), chr(39))}\","
-                   f"{' '.join(f'{value:.4f}' for value in accuracies)},{test_accuracy:.4f},{minutes:.2f}\n")
+    with open(arguments.csv, "a", newline="") as file:
+        writer = csv.writer(file)
+        if new_file:
+            writer.writerow(["name", "settings", "val_accuracy_by_epoch", "test_accuracy", "minutes"])
+        writer.writerow([arguments.name, settings, " ".join(f"{value:.4f}" for value in accuracies),
+                         f"{test_accuracy:.4f}", f"{minutes:.2f}"])
 
 
 if __name__ == "__main__":
