@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/model_speed.py                        # the two models at their defaults
     .venv/bin/python benchmarks/model_speed.py --variant 24,48,96 ...  # also time build_model with other filters
     .venv/bin/python benchmarks/model_speed.py --strided-blocks 2      # also time two strided blocks, one pooling
+    .venv/bin/python benchmarks/model_speed.py --refine-blocks 0       # also time the model without its refine block
 
 Both models get the same images, labels, batch size, optimizer and loss; they are timed in turn for several
 rounds and the median is printed, so a burst of load on the machine hits both.
@@ -32,6 +33,8 @@ def parse_arguments():
     parser.add_argument("--all-pooling", action="store_true", help="also time build_model with no strided block")
     parser.add_argument("--strided-blocks", type=int, action="append", default=[],
                         help="also time build_model with this many strided blocks, e.g. 2 (repeatable)")
+    parser.add_argument("--refine-blocks", type=int, action="append", default=[],
+                        help="also time build_model with this many refine blocks, e.g. 0 (repeatable)")
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "validation.npz")
     return parser.parse_args()
 
@@ -49,6 +52,9 @@ def main():
     for strided_blocks in [0] * arguments.all_pooling + arguments.strided_blocks:
         models[f"build_model(strided_blocks={strided_blocks})"] = oh.compile_model(
             oh.build_model(strided_blocks=strided_blocks))
+    for refine_blocks in arguments.refine_blocks:
+        models[f"build_model(refine_blocks={refine_blocks})"] = oh.compile_model(
+            oh.build_model(refine_blocks=refine_blocks))
     speeds = oh.compare_speeds(models, images, encoded, arguments.batch_size, arguments.num_batches,
                                arguments.num_rounds)
     print(f"{platform.machine()}, {os.cpu_count()} cores, batch {arguments.batch_size}, "

@@ -21,6 +21,7 @@ RNN_UNITS = 64
 DROPOUT = 0.25
 POOL_SIZES = ((2, 2), (2, 2), (2, 2))
 STRIDED_BLOCKS = 3  # every block strides; notebook 03 times 2 (the third block pools) against it
+REFINE_BLOCKS = 1  # 3x3 convolutions after the last block, at its resolution and width (notebook 03 measures it)
 BATCH_NORM_MOMENTUM = 0.99  # Keras' default; notebook 06 measures what 0.9 changes
 
 
@@ -95,13 +96,16 @@ def image_to_columns(x, name="columns"):
 
 def build_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, charset=CHARSET, label_length=LABEL_LENGTH,
                 filters=FILTERS, dense_units=DENSE_UNITS, rnn_units=RNN_UNITS, dropout=DROPOUT,
-                pool_sizes=POOL_SIZES, strided_blocks=STRIDED_BLOCKS, batch_norm=True,
+                pool_sizes=POOL_SIZES, strided_blocks=STRIDED_BLOCKS, refine_blocks=REFINE_BLOCKS, batch_norm=True,
                 batch_norm_momentum=BATCH_NORM_MOMENTUM, name="captcha_ocr"):
     """Build the CRNN: uint8 images (batch, height, width) in, logits (batch, time_steps, 1 + len(charset)) out.
 
-    `batch_norm_momentum` is how much of its running statistics batch normalization keeps at each step: at 0.99
-    they follow the last ~100 batches, at 0.9 the last ~10.
+    `refine_blocks` convolutions follow the shrinking blocks without shrinking further, with the last block's
+    filters. `batch_norm_momentum` is how much of its running statistics batch normalization keeps at each step:
+    at 0.99 they follow the last ~100 batches, at 0.9 the last ~10.
     """
+    if refine_blocks < 0:
+        raise ValueError(f"refine_blocks must be 0 or more, not {refine_blocks}.")
     if len(filters) != len(pool_sizes):
         raise ValueError(f"Give one pool size per convolution block: {len(filters)} filters, "
                          f"{len(pool_sizes)} pool sizes.")
@@ -110,6 +114,9 @@ def build_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, charset=CHARSET, label_l
     for block, (block_filters, pool_size) in enumerate(zip(filters, pool_sizes), start=1):
         x = conv_block(x, block_filters, pool_size, name=f"block{block}", strided=block <= strided_blocks,
                        batch_norm=batch_norm, momentum=batch_norm_momentum)
+    for block in range(1, refine_blocks + 1):
+        x = conv_block(x, filters[-1], (1, 1), name=f"refine{block}", strided=True, batch_norm=batch_norm,
+                       momentum=batch_norm_momentum)
     x = image_to_columns(x)
     x = layers.Dense(dense_units, activation="relu", name="column_features")(x)
     x = layers.Dropout(dropout, name="dropout")(x)

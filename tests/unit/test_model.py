@@ -45,8 +45,10 @@ def test_batch_norm_momentum_reaches_every_batch_normalization_layer():
     def momenta(model):
         return [layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
 
-    assert momenta(oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)) == [0.99] * 3
-    assert momenta(oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4, batch_norm_momentum=0.9)) == [0.9] * 3
+    blocks = 3 + oh.model.REFINE_BLOCKS  # one normalization after each convolution
+    assert momenta(oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)) == [0.99] * blocks
+    assert momenta(oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4, batch_norm_momentum=0.9)) == [
+        0.9] * blocks
 
 
 def test_the_model_scales_pixels_itself():
@@ -160,3 +162,13 @@ def test_pipeline_rates_count_batches_and_training_steps(clock):
     clock.step = 0.1  # every reading of the clock is a tenth of a second after the one before
     data = oh.array_dataset(np.zeros((32, 60, 160), np.uint8), ["AB12C"] * 32, batch_size=4)
     assert oh.fit_rate(model, data, num_batches=3, warmup_batches=2) == pytest.approx(10)
+
+
+def test_refine_blocks_add_convolutions_that_keep_the_feature_map_size():
+    plain, refined = oh.build_model(refine_blocks=0), oh.build_model(refine_blocks=2)
+    assert [layer.name for layer in plain.layers if layer.name.startswith("refine")] == []
+    assert refined.get_layer("block3_relu").output.shape == refined.get_layer("refine2_relu").output.shape
+    assert refined.get_layer("refine2_conv").filters == oh.model.FILTERS[-1]
+    assert refined.output_shape == plain.output_shape
+    with pytest.raises(ValueError, match="refine_blocks must be 0 or more, not -1"):
+        oh.build_model(refine_blocks=-1)
