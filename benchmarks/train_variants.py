@@ -2,10 +2,11 @@
 
     .venv/bin/python benchmarks/train_variants.py --name default
     .venv/bin/python benchmarks/train_variants.py --name pooled_third --model '{"strided_blocks": 2}'
+    .venv/bin/python benchmarks/train_variants.py --name no_refine --model '{"refine_blocks": 0}'
     .venv/bin/python benchmarks/train_variants.py --name wider --model '{"filters": [24, 48, 96], "rnn_units": 96}'
     .venv/bin/python benchmarks/train_variants.py --name batch_64 --batch-size 64 --learning-rate 3e-3
 
-Notebook 06's defaults: oh.build_model(), notebook 01's 20,000 images and the 20,000 of data/extra.npz, 5 epochs
+Notebook 06's defaults: oh.build_model(), notebook 01's 20,000 images and the 40,000 of data/extra.npz, 5 epochs
 at batch 32, Adam warming up for 1 epoch to 2e-3 then cosine decay, batch normalization's statistics recomputed
 from 100 training batches before each reading, the model fed through oh.fit_input. `--model` passes keyword
 arguments to oh.build_model as JSON. After every epoch it prints the share of the 2,000 validation images
@@ -39,7 +40,8 @@ def parse_arguments():
     parser.add_argument("--name", required=True, help="what the run is called in the output and the CSV file")
     parser.add_argument("--model", type=json.loads, default={}, help="keyword arguments of oh.build_model, as JSON")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--num-extra-samples", type=int, default=20_000, help="images of data/extra.npz to add")
+    parser.add_argument("--num-extra-samples", type=int, default=40_000,
+                        help="images of data/extra.npz (seed 1000) to add; notebook 06 adds 40,000")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--warmup-epochs", type=float, default=1)
@@ -53,10 +55,10 @@ def load_data(data_dir, num_extra_samples):
     """Return notebook 06's training images and labels, notebook 01's validation set and the test CAPTCHAs."""
     images, labels = oh.load_or_generate_dataset(data_dir / "train.npz", 20_000, seed=42, progress=False)
     if num_extra_samples:
-        extra_images, extra_labels = oh.load_or_generate_dataset(data_dir / "extra.npz", 20_000, seed=1_000,
-                                                                 progress=False)
-        images = np.concatenate([images, extra_images[:num_extra_samples]])
-        labels = labels + extra_labels[:num_extra_samples]
+        extra_images, extra_labels = oh.load_or_generate_dataset(data_dir / "extra.npz", num_extra_samples,
+                                                                 seed=1_000, progress=False)
+        images = np.concatenate([images, extra_images])
+        labels = labels + extra_labels
     validation = oh.load_or_generate_dataset(data_dir / "validation.npz", 2_000, seed=43, progress=False)
     test = oh.generate_dataset(2_000, seed=7_000, progress=False)
     return images, labels, validation, test
