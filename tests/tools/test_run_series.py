@@ -168,3 +168,16 @@ def test_a_profile_gives_each_notebook_its_own_parameters_and_the_common_ones_wi
     assert run_series.run_series([first], output, {"name": "given"}, cwd=tmp_path, profile=profile) == 0
     executed = nbformat.read(output / "01_first.ipynb", as_version=4)
     assert executed.cells[-1].outputs[0]["data"]["text/plain"] == "(5, 'given')"
+
+
+def test_tidy_drops_tensorflows_startup_log_and_keeps_other_warnings():
+    startup = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+               "I0000 00:00:1796164637.505822    3294 port.cc:153] oneDNN custom operations are on. You may see "
+               "slightly different numerical results. To turn them off, set `TF_ENABLE_ONEDNN_OPTS=0`.\n")
+    cell = new_code_cell("import keras")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=startup),
+                    nbformat.v4.new_output("stream", name="stdout", text=startup),
+                    nbformat.v4.new_output("stream", name="stderr", text=startup + "UserWarning: a real one\n")]
+    tidied = run_series.tidy(new_notebook(cells=[cell]), {})
+    assert [(output.name, output.text) for output in tidied.cells[0].outputs] == [
+        ("stdout", startup), ("stderr", "UserWarning: a real one\n")]
