@@ -5,7 +5,9 @@
 Training uses notebook 06's stream (seed 1000) and its schedule; the best epoch on notebook 01's validation set
 (seed 43) is kept. After every epoch the script also reads 2,000 CAPTCHAs of seed 7000, which training and the
 choice of epoch never use, and prints one line: minutes since the start, losses, validation and test accuracy.
-It writes the curve to --curve (CSV) and the model to --model-path, then times predict_text on the test images.
+It writes the curve to --curve (CSV) and the model to --model-path, prints the stability check of issue 13 (the
+largest fall of an epoch's accuracy below the best epoch before it, after the first 20% of the epochs), then times
+predict_text on the test images.
 
 The whole training state is saved to --backup-dir after every epoch: if the run is stopped (Ctrl-C, a kill, a
 reboot), the same command continues from the last finished epoch and ends with the same model, and the curve
@@ -24,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 import ocr_helpers as oh  # noqa: E402
+from stability import largest_drop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,6 +108,10 @@ def main():
     print(f"Best epoch kept: {oh.sequence_accuracy(test_labels, predictions):.2%} of 2,000 new CAPTCHAs right, "
           f"character error rate {oh.character_error_rate(test_labels, predictions):.2%}; {minutes:.1f} min of "
           f"training", flush=True)
+    drops = {name: largest_drop([row[name] for row in curve.rows]) for name in ("val_accuracy", "test_accuracy")}
+    print(f"Stability (issue 13): the largest fall below the best epoch before it, after the first 20% of the "
+          f"epochs: {drops['val_accuracy']:.2%} on the validation images, {drops['test_accuracy']:.2%} on the test "
+          f"CAPTCHAs ({'within' if max(drops.values()) <= 0.03 else 'more than'} the 3 points allowed)", flush=True)
     batched, single = oh.reading_speed(oh.load_model(arguments.model_path), test_images, num_single_images=100)
     print(f"predict_text: {batched:,.0f} images/s in batches of 256; one image {1000 * single:.1f} ms "
           f"(median of 100)", flush=True)
