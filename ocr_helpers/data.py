@@ -229,7 +229,11 @@ def load_dataset(path, with_info=False):
 
 def load_or_generate_dataset(path, num_samples, seed=0, charset=CHARSET, label_length=LABEL_LENGTH,
                              height=IMAGE_HEIGHT, width=IMAGE_WIDTH, progress=True):
-    """Load the dataset at `path` if it was generated with these arguments; otherwise generate and save it."""
+    """Load the dataset at `path` if it was generated with these arguments; otherwise generate and save it.
+
+    A file drawn with the same arguments but more images holds this dataset as its first `num_samples` images
+    (image i depends only on the seed and i), so those are returned and the file is kept.
+    """
     wanted = dataset_info(num_samples, seed, charset, label_length, height, width)
     path = Path(path)
     reason = f"no file at {path}"
@@ -242,6 +246,9 @@ def load_or_generate_dataset(path, num_samples, seed=0, charset=CHARSET, label_l
             if info == wanted:
                 print(f"Loaded {len(images):,} images from {path}")
                 return images, labels
+            if info.get("num_samples", 0) > num_samples and {**info, "num_samples": num_samples} == wanted:
+                print(f"Loaded the first {num_samples:,} of the {len(images):,} images in {path}")
+                return images[:num_samples], labels[:num_samples]
             reason = f"{path} was generated with other arguments"
     print(f"Generating {num_samples:,} images ({reason})")
     images, labels = generate_dataset(num_samples, seed, charset, label_length, height, width, progress=progress)

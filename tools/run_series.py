@@ -39,7 +39,7 @@ QUICK = {
     "03_build_model": dict(num_timing_batches=3, num_timing_rounds=1),
     "04_ctc_loss": dict(num_epochs=1),
     "05_data_pipeline": dict(num_timing_batches=5),
-    "06_train_and_decode": dict(num_extra_samples=0, num_epochs=3, warmup_epochs=0.3, learning_rate=3e-3,
+    "06_train_and_decode": dict(num_extra_samples=10_000, num_epochs=3, warmup_epochs=0.3, learning_rate=3e-3,
                                 beam_width=3),
     "07_your_own_captchas": dict(num_epochs=15),
     # two epochs, because notebook 08's schedule warms up for one

@@ -130,6 +130,21 @@ def test_load_or_generate_reuses_a_matching_file_and_regenerates_otherwise(tmp_p
     assert oh.load_dataset(path)[0].shape == (6, 60, 160)
 
 
+def test_load_or_generate_takes_the_first_images_of_a_larger_file_with_the_same_seed(tmp_path, capsys):
+    path = tmp_path / "extra.npz"
+    images, labels = oh.load_or_generate_dataset(path, 6, seed=3, progress=False)
+    capsys.readouterr()
+    first_images, first_labels = oh.load_or_generate_dataset(path, 4, seed=3, progress=False)
+    assert "Loaded the first 4 of the 6 images" in capsys.readouterr().out
+    assert np.array_equal(first_images, images[:4]) and first_labels == labels[:4]
+    assert np.array_equal(first_images, oh.generate_dataset(4, seed=3, progress=False)[0]), "the same as drawn anew"
+    assert len(oh.load_dataset(path)[0]) == 6, "the larger file is kept"
+    oh.load_or_generate_dataset(path, 4, seed=3, label_length=4, progress=False)
+    assert "generated with other arguments" in capsys.readouterr().out
+    oh.load_or_generate_dataset(path, 5, seed=3, label_length=4, progress=False)
+    assert "generated with other arguments" in capsys.readouterr().out, "a smaller file is drawn again"
+
+
 def test_plot_samples_draws_one_titled_axis_per_image(small_dataset):
     images, labels = small_dataset
     figure = oh.plot_samples(images, labels, num_rows=2, num_columns=3)
