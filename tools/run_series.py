@@ -162,7 +162,7 @@ vertical-align:top;text-align:left}}img{{width:16em}}.name{{color:#777;font-size
 
 
 # TensorFlow's C++ log from before its logging starts, which TF_CPP_MIN_LOG_LEVEL cannot silence: on CPUs where
-# oneDNN's custom operations are on, `import tensorflow` prints these lines (tests/notebooks/sanitize.cfg too).
+# oneDNN's custom operations are on (CPUs with AVX-512), `import tensorflow` in the reports' kernel prints these.
 STARTUP_LOG = re.compile(r"(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
                          r"|[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ \w+\.cc:\d+\] [^\n]*)\n")
 
