@@ -67,13 +67,16 @@ def parse_arguments():
     return parser.parse_args()
 
 
-def load_data(data_dir):
-    """Return notebook 06's training images and labels and notebook 01's validation set."""
+def load_data(data_dir, num_extra_samples=20_000):
+    """Return notebook 01's 20,000 training images and labels plus the first `num_extra_samples` of data/extra.npz
+    (seed 1000), and notebook 01's validation set."""
     images, labels = oh.load_or_generate_dataset(data_dir / "train.npz", 20_000, seed=42, progress=False)
-    extra_images, extra_labels = oh.load_or_generate_dataset(data_dir / "extra.npz", 20_000, seed=1_000,
-                                                             progress=False)
+    if num_extra_samples:
+        extra_images, extra_labels = oh.load_or_generate_dataset(data_dir / "extra.npz", num_extra_samples,
+                                                                 seed=1_000, progress=False)
+        images, labels = np.concatenate([images, extra_images]), labels + extra_labels
     validation = oh.load_or_generate_dataset(data_dir / "validation.npz", 2_000, seed=43, progress=False)
-    return np.concatenate([images, extra_images]), labels + extra_labels, validation
+    return images, labels, validation
 
 
 def variant_model(variant, schedule):

@@ -27,10 +27,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 import ocr_helpers as oh  # noqa: E402
-from stability import largest_drop  # noqa: E402
+from stability import largest_drop, load_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,19 +50,6 @@ def parse_arguments():
     return parser.parse_args()
 
 
-def load_data(data_dir, num_extra_samples):
-    """Return notebook 06's training images and labels, notebook 01's validation set and the test CAPTCHAs."""
-    images, labels = oh.load_or_generate_dataset(data_dir / "train.npz", 20_000, seed=42, progress=False)
-    if num_extra_samples:
-        extra_images, extra_labels = oh.load_or_generate_dataset(data_dir / "extra.npz", num_extra_samples,
-                                                                 seed=1_000, progress=False)
-        images = np.concatenate([images, extra_images])
-        labels = labels + extra_labels
-    validation = oh.load_or_generate_dataset(data_dir / "validation.npz", 2_000, seed=43, progress=False)
-    test = oh.generate_dataset(2_000, seed=7_000, progress=False)
-    return images, labels, validation, test
-
-
 class EpochLine(keras.callbacks.Callback):
     """Print each epoch's loss, held-out accuracy and the minutes since training began."""
 
@@ -82,8 +68,9 @@ class EpochLine(keras.callbacks.Callback):
 
 def main():
     arguments = parse_arguments()
-    images, labels, (validation_images, validation_labels), (test_images, test_labels) = load_data(
-        arguments.data_dir, arguments.num_extra_samples)
+    images, labels, (validation_images, validation_labels) = load_data(arguments.data_dir,
+                                                                        arguments.num_extra_samples)
+    test_images, test_labels = oh.generate_dataset(2_000, seed=7_000, progress=False)
     keras.utils.set_random_seed(42)
     model = oh.build_model(**arguments.model)
     train_data = oh.array_dataset(images, labels, batch_size=arguments.batch_size, seed=42,
