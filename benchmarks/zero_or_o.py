@@ -4,13 +4,14 @@
     .venv/bin/python benchmarks/zero_or_o.py --num-samples 120000 --epochs 8
 
 Notebook 06's model sees a 0 or an O in about 17,000 places in its 60,000 training images (5 characters of 36
-each), and most of its remaining mistakes are these two read as each other. Here every character of every image
-is a 0 or an O, drawn by the same library with the same distortions (rotation, warp, squeeze, noise), so the same
+each), and most of its remaining mistakes are these two read as each other. Here every character of every image is
+a 0 or an O, drawn by the same library with the same distortions (rotation, warp, squeeze, noise), so the same
 model (oh.build_model with the character set "0O") sees 300,000 of them in 60,000 images, trained as notebook 06
-trains. The share of characters it still gets wrong on 2,000 new such CAPTCHAs (seed 7000) estimates how many of
-them cannot be told apart: a floor for any reader of the full character set, which has less practice on them.
-It prints the character error rate by epoch and at the end, and the accuracy a 5-character reader of the full
-set would have if 0 and O were its only mistakes, at that rate.
+trains (oh.train, which keeps the epoch that reads most validation CAPTCHAs right). The share of characters it
+still gets wrong on 2,000 new such CAPTCHAs (seed 7000) estimates how many of them cannot be told apart: a floor
+for any reader of the full character set, which has less practice on them. It prints the character error rate by
+epoch and at the end, and the accuracy a 5-character reader of the full set would have if 0 and O were its only
+mistakes, at that rate.
 """
 
 import argparse
@@ -45,18 +46,12 @@ def main():
     keras.utils.set_random_seed(42)
     model = oh.build_model(charset=CHARSET)
     train_data = oh.array_dataset(images, labels, batch_size=arguments.batch_size, seed=42, charset=CHARSET)
-    steps = len(train_data)
-    schedule = oh.warmup_cosine_schedule(arguments.learning_rate, arguments.epochs * steps, steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=oh.CTCLoss())
-    callbacks = [oh.RepeatableEpochs(train_data, 42),
-                 oh.RecomputeBatchStatistics(train_data.first_images(100 * arguments.batch_size),
-                                             arguments.batch_size, num_batches=100),
-                 oh.ReadingAccuracy(validation_images, validation_labels),
-                 keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: print(
-                     f"  epoch {epoch + 1}: loss {logs['loss']:.3f}, validation character error rate "
-                     f"{logs['val_cer']:.2%}", flush=True))]
+    epoch_line = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: print(
+        f"  epoch {epoch + 1}: loss {logs['loss']:.3f}, validation character error rate {logs['val_cer']:.2%}",
+        flush=True))
     start = time.perf_counter()
-    model.fit(oh.fit_input(train_data), epochs=arguments.epochs, callbacks=callbacks, shuffle=False, verbose=0)
+    oh.train(model, train_data, validation_images, validation_labels, arguments.epochs,
+             learning_rate=arguments.learning_rate, verbose=0, callbacks=[epoch_line], seed=42)
     minutes = (time.perf_counter() - start) / 60
     predictions = oh.predict_text(model, test_images)
     rate = oh.character_error_rate(test_labels, predictions)
