@@ -42,6 +42,8 @@ def parse_arguments():
     parser.add_argument("--filters", default="16,32,64", help="filters of the three convolution blocks")
     parser.add_argument("--dense-units", type=int, default=oh.model.DENSE_UNITS)
     parser.add_argument("--rnn-units", type=int, default=oh.model.RNN_UNITS)
+    parser.add_argument("--dropout", type=float, default=oh.model.DROPOUT,
+                        help="dropout before the GRU (the stream never repeats an image, so less may do)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the weights (validation set: seed + 1)")
     parser.add_argument("--stream-seed", type=int, default=1_000)
     parser.add_argument("--test-seed", type=int, default=7_000)
@@ -92,7 +94,8 @@ def main():
     test_images, test_labels = oh.generate_dataset(2_000, seed=arguments.test_seed, progress=False)
     filters = tuple(int(value) for value in arguments.filters.split(","))
     keras.utils.set_random_seed(arguments.seed)
-    model = oh.build_model(filters=filters, dense_units=arguments.dense_units, rnn_units=arguments.rnn_units)
+    model = oh.build_model(filters=filters, dense_units=arguments.dense_units, rnn_units=arguments.rnn_units,
+                           dropout=arguments.dropout)
     print(f"{platform.machine()}, {os.cpu_count()} cores; {model.count_params():,} parameters; "
           f"{arguments.num_epochs} epochs of {arguments.steps_per_epoch} batches of {arguments.batch_size}, "
           f"peak step size {arguments.learning_rate}", flush=True)

@@ -102,7 +102,8 @@ class RepeatableEpochs(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self.data.set_epoch(epoch)
-        dropouts = [layer for layer in self.model.layers if isinstance(layer, keras.layers.Dropout)]
+        dropouts = [layer for layer in self.model.layers  # a rate of 0 draws nothing and has no seed generator
+                    if isinstance(layer, keras.layers.Dropout) and layer.rate > 0]
         for number, layer in enumerate(dropouts):
             state = layer.seed_generator.state
             state.assign(keras.ops.convert_to_tensor([self.seed + number, epoch << 20], dtype=state.dtype))

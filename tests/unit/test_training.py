@@ -203,6 +203,17 @@ def test_repeatable_epochs_sets_the_data_epoch_and_the_dropout_state_from_the_ep
     assert state.tolist() == [9, 4 << 20]
 
 
+def test_repeatable_epochs_passes_over_a_dropout_of_rate_zero(data):
+    train_images, train_labels, _, _ = data
+    keras.utils.set_random_seed(0)
+    model = oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4, dropout=0.0)  # Keras gives it no seed
+    batches = oh.array_dataset(train_images, train_labels, batch_size=8, seed=3)
+    callback = oh.RepeatableEpochs(batches, seed=9)
+    callback.set_model(model)
+    callback.on_epoch_begin(2)
+    assert batches.epoch == 2
+
+
 def test_recomputed_batch_statistics_make_inference_read_as_training_mode_does(data):
     train_images = data[0]
     keras.utils.set_random_seed(0)
