@@ -5,9 +5,9 @@
 Training uses notebook 06's stream (seed 1000) and its schedule; the best epoch on notebook 01's validation set
 (seed 43) is kept. After every epoch the script also reads 2,000 CAPTCHAs of seed 7000, which training and the
 choice of epoch never use, and prints one line: minutes since the start, losses, validation and test accuracy.
-It writes the curve to --curve (CSV) and the model to --model-path, prints the stability check of issue 13 (the
-largest fall of an epoch's accuracy below the best epoch before it, after the first 20% of the epochs), then times
-predict_text on the test images.
+It writes the curve to --curve (CSV) and the model to --model-path, prints how many character mistakes are 0
+and O read as each other and the stability check of issue 13 (the largest fall of an epoch's accuracy below the
+best epoch before it, after the first 20% of the epochs), then times predict_text on the test images.
 
 The whole training state is saved to --backup-dir after every epoch: if the run is stopped (Ctrl-C, a kill, a
 reboot), the same command continues from the last finished epoch and ends with the same model, and the curve
@@ -111,6 +111,11 @@ def main():
     print(f"Best epoch kept: {oh.sequence_accuracy(test_labels, predictions):.2%} of 2,000 new CAPTCHAs right, "
           f"character error rate {oh.character_error_rate(test_labels, predictions):.2%}; {minutes:.1f} min of "
           f"training", flush=True)
+    counts = oh.confusions(test_labels, predictions)
+    zero_o = counts[("0", "O")] + counts[("O", "0")]
+    zero_o_chars = sum(label.count("0") + label.count("O") for label in test_labels)
+    print(f"0 and O: {zero_o} of the {sum(counts.values())} character mistakes are 0 read as O or O read as 0, "
+          f"{zero_o / max(1, zero_o_chars):.2%} of the {zero_o_chars} zeros and Os in the test labels", flush=True)
     drops = {name: largest_drop([row[name] for row in curve.rows]) for name in ("val_accuracy", "test_accuracy")}
     print(f"Stability (issue 13): the largest fall below the best epoch before it, after the first 20% of the "
           f"epochs: {drops['val_accuracy']:.2%} on the validation images, {drops['test_accuracy']:.2%} on the test "

@@ -44,6 +44,7 @@ def parse_arguments():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--warmup-epochs", type=float, default=1)
+    parser.add_argument("--seed", type=int, default=42, help="seed of the weights, the shuffling and the dropout")
     parser.add_argument("--augment", action="store_true", help="shift, shrink and shear the training batches")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
     parser.add_argument("--csv", type=Path, default=ROOT / "build" / "train_variants.csv")
@@ -71,9 +72,9 @@ def main():
     images, labels, (validation_images, validation_labels) = load_data(arguments.data_dir,
                                                                         arguments.num_extra_samples)
     test_images, test_labels = oh.generate_dataset(2_000, seed=7_000, progress=False)
-    keras.utils.set_random_seed(42)
+    keras.utils.set_random_seed(arguments.seed)
     model = oh.build_model(**arguments.model)
-    train_data = oh.array_dataset(images, labels, batch_size=arguments.batch_size, seed=42,
+    train_data = oh.array_dataset(images, labels, batch_size=arguments.batch_size, seed=arguments.seed,
                                   augment=arguments.augment)
     steps = len(train_data)
     schedule = oh.warmup_cosine_schedule(arguments.learning_rate, arguments.epochs * steps,
@@ -82,7 +83,7 @@ def main():
     print(f"{platform.machine()}, {os.cpu_count()} cores, Keras on {keras.backend.backend()}; {arguments.name}: "
           f"{model.count_params():,} parameters, {len(images):,} training images, {arguments.epochs} epochs of "
           f"{steps} steps", flush=True)
-    callbacks = [oh.RepeatableEpochs(train_data, 42),
+    callbacks = [oh.RepeatableEpochs(train_data, arguments.seed),
                  oh.RecomputeBatchStatistics(train_data.first_images(100 * arguments.batch_size),
                                              arguments.batch_size, num_batches=100),
                  oh.ReadingAccuracy(validation_images, validation_labels), EpochLine(arguments.name)]
