@@ -27,6 +27,18 @@ def test_saved_model_reloads_in_safe_mode_with_the_ctc_loss(trained, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"], "no temporary file may be left behind"
 
 
+def test_plain_keras_loads_a_saved_model_once_the_course_layers_are_imported(trained, tmp_path):
+    import ocr_helpers.ctc  # noqa: F401  (what docs/guide.md tells a reader who calls Keras directly)
+    import ocr_helpers.model  # noqa: F401
+
+    model, images = trained
+    path = oh.save_model(model, tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(reloaded.get_layer("logits"), oh.CharsetLogits)
+    assert reloaded.get_layer("logits").charset == oh.CHARSET
+    np.testing.assert_allclose(reloaded.predict_on_batch(images), model.predict_on_batch(images), atol=1e-6)
+
+
 def test_failed_save_keeps_the_earlier_file(trained, tmp_path, monkeypatch):
     model, _ = trained
     path = oh.save_model(model, tmp_path / "model.keras")
