@@ -112,8 +112,7 @@ def main():
           f"character error rate {oh.character_error_rate(test_labels, predictions):.2%}; {minutes:.1f} min of "
           f"training", flush=True)
     counts = oh.confusions(test_labels, predictions)
-    zero_o = counts[("0", "O")] + counts[("O", "0")]
-    zero_o_chars = sum(label.count("0") + label.count("O") for label in test_labels)
+    zero_o, zero_o_chars = oh.pair_mistakes(counts, test_labels, ("0", "O"))
     print(f"0 and O: {zero_o} of the {sum(counts.values())} character mistakes are 0 read as O or O read as 0, "
           f"{zero_o / max(1, zero_o_chars):.2%} of the {zero_o_chars} zeros and Os in the test labels", flush=True)
     drops = {name: largest_drop([row[name] for row in curve.rows]) for name in ("val_accuracy", "test_accuracy")}

@@ -93,3 +93,11 @@ def confusions(labels, predictions):
     for label, prediction in zip(labels, predictions):
         counts.update(pair for pair in align(label, prediction) if pair[0] != pair[1])
     return counts
+
+
+def pair_mistakes(counts, labels, pair=("0", "O")):
+    """Return how many mistakes of `counts` (from confusions) read one character of `pair` as the other, and how
+    often the two occur in `labels`."""
+    first, second = pair
+    occurrences = sum(label.count(first) + label.count(second) for label in labels)
+    return counts[(first, second)] + counts[(second, first)], occurrences

@@ -35,6 +35,10 @@ def test_confusions_pair_each_character_along_the_cheapest_edit():
     assert oh.align("ABCDE", "ABDE") == [("A", "A"), ("B", "B"), ("C", ""), ("D", "D"), ("E", "E")]
     counts = oh.confusions(["AB0DE", "0O000", "ABCDE"], ["ABODE", "0000", "ABCDE"])
     assert counts == collections.Counter({("0", "O"): 1, ("O", ""): 1})
+    labels = ["O0O0A", "ABCDE"]
+    counts = oh.confusions(labels, ["000OA", "ABCOE"])  # O read as 0 twice, 0 read as O once, D read as O
+    assert oh.pair_mistakes(counts, labels, ("0", "O")) == (3, 4)
+    assert oh.pair_mistakes(counts, labels, ("D", "O")) == (1, 3)
 
 
 def test_beam_search_finds_the_label_greedy_decoding_misses():
