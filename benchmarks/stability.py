@@ -67,13 +67,15 @@ def parse_arguments():
     return parser.parse_args()
 
 
-def load_data(data_dir, num_extra_samples=20_000):
+def load_data(data_dir, num_extra_samples=20_000, focus_chars="", focus_share=0.0):
     """Return notebook 01's 20,000 training images and labels plus the first `num_extra_samples` of data/extra.npz
-    (seed 1000), and notebook 01's validation set."""
+    (seed 1000; with `focus_share`, data/extra_focus.npz), and notebook 01's validation set."""
     images, labels = oh.load_or_generate_dataset(data_dir / "train.npz", 20_000, seed=42, progress=False)
     if num_extra_samples:
-        extra_images, extra_labels = oh.load_or_generate_dataset(data_dir / "extra.npz", num_extra_samples,
-                                                                 seed=1_000, progress=False)
+        extra_path = data_dir / ("extra_focus.npz" if focus_share else "extra.npz")
+        extra_images, extra_labels = oh.load_or_generate_dataset(extra_path, num_extra_samples, seed=1_000,
+                                                                 progress=False, focus_chars=focus_chars,
+                                                                 focus_share=focus_share)
         images, labels = np.concatenate([images, extra_images]), labels + extra_labels
     validation = oh.load_or_generate_dataset(data_dir / "validation.npz", 2_000, seed=43, progress=False)
     return images, labels, validation

@@ -5,6 +5,8 @@
     .venv/bin/python benchmarks/train_variants.py --name no_refine --model '{"refine_blocks": 0}'
     .venv/bin/python benchmarks/train_variants.py --name wider --model '{"filters": [24, 48, 96], "rnn_units": 96}'
     .venv/bin/python benchmarks/train_variants.py --name batch_64 --batch-size 64 --learning-rate 3e-3
+    .venv/bin/python benchmarks/train_variants.py --name steps40_focus --epochs 4 --focus-share 0.25 \
+        --model '{"pool_sizes": [[2, 2], [2, 2], [2, 1]]}'
 
 Notebook 06's defaults: oh.build_model(), notebook 01's 20,000 images and the 40,000 of data/extra.npz, 5 epochs
 at batch 32, Adam warming up for 1 epoch to 2e-3 then cosine decay, batch normalization's statistics recomputed
@@ -12,8 +14,10 @@ from 100 training batches before each reading, the model fed through oh.fit_inpu
 arguments to oh.build_model as JSON. After every epoch it prints the share of the 2,000 validation images
 (notebook 01, seed 43) read completely right and the minutes so far; at the end, the share of 2,000 new CAPTCHAs
 (seed 7000, notebook 06's test set) the last epoch reads, the training speed and the stability check of issue 13
-(the largest drop below the best epoch before, after the first 20% of training). One row per run is appended to
-build/train_variants.csv. Run variants one after the other, not side by side: two runs share the 2 cores.
+(the largest drop below the best epoch before, after the first 20% of training), and how many of its character
+mistakes read a 0 as an O or the other way. `--focus-share` draws that share of the extra images' characters
+from `--focus-chars` (oh.generate_dataset's focus_share), saved to data/extra_focus.npz. One row per run is
+appended to build/train_variants.csv. Run variants one after the other, not side by side: two runs share the 2 cores.
 """
 
 import argparse
@@ -44,6 +48,9 @@ def parse_arguments():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--warmup-epochs", type=float, default=1)
+    parser.add_argument("--focus-share", type=float, default=0.0,
+                        help="share of the extra images' characters drawn from --focus-chars (data/extra_focus.npz)")
+    parser.add_argument("--focus-chars", default="0O")
     parser.add_argument("--seed", type=int, default=42, help="seed of the weights, the shuffling and the dropout")
     parser.add_argument("--augment", action="store_true", help="shift, shrink and shear the training batches")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
@@ -70,7 +77,8 @@ class EpochLine(keras.callbacks.Callback):
 def main():
     arguments = parse_arguments()
     images, labels, (validation_images, validation_labels) = load_data(arguments.data_dir,
-                                                                        arguments.num_extra_samples)
+                                                                        arguments.num_extra_samples,
+                                                                        arguments.focus_chars, arguments.focus_share)
     test_images, test_labels = oh.generate_dataset(2_000, seed=7_000, progress=False)
     keras.utils.set_random_seed(arguments.seed)
     model = oh.build_model(**arguments.model)
@@ -92,7 +100,12 @@ def main():
                         verbose=0)
     minutes = (time.perf_counter() - start) / 60
     accuracies = history.history["val_accuracy"]
-    test_accuracy = oh.sequence_accuracy(test_labels, oh.predict_text(model, test_images))
+    predictions = oh.predict_text(model, test_images)
+    test_accuracy = oh.sequence_accuracy(test_labels, predictions)
+    counts = oh.confusions(test_labels, predictions)
+    zero_o, zero_o_chars = oh.pair_mistakes(counts, test_labels, ("0", "O"))
+    print(f"{arguments.name}: {sum(counts.values())} character mistakes on the test CAPTCHAs, {zero_o} of them 0/O "
+          f"(of {zero_o_chars} zeros and Os)", flush=True)
     speed = arguments.epochs * steps * arguments.batch_size / (60 * minutes)
     print(f"{arguments.name}: validation by epoch {', '.join(f'{value:.4f}' for value in accuracies)}; "
           f"{test_accuracy:.2%} of 2,000 new CAPTCHAs (seed 7000) read right; {minutes:.2f} min of training, "

@@ -66,18 +66,27 @@ def sample_rng(seed, index):
     return random.Random(f"ocr_helpers:{seed}:{index}")
 
 
-def draw_sample(seed, index, charset=CHARSET, label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
+def draw_char(rng, charset, focus_chars="", focus_share=0.0):
+    """Draw one character: from `focus_chars` with probability `focus_share`, otherwise from all of `charset`."""
+    if focus_share and rng.random() < focus_share:  # share 0 draws nothing extra, so datasets stay as they were
+        return rng.choice(focus_chars)
+    return rng.choice(charset)
+
+
+def draw_sample(seed, index, charset=CHARSET, label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH,
+                focus_chars="", focus_share=0.0):
     """Draw image `index` of the dataset `seed`: a uint8 grayscale array and its label."""
     rng = sample_rng(seed, index)
-    label = "".join(rng.choice(charset) for _ in range(label_length))
+    label = "".join(draw_char(rng, charset, focus_chars, focus_share) for _ in range(label_length))
     with seeded_captcha(rng):
         image = captcha_generator(height, width).generate_image(label)
     return np.asarray(image.convert("L"), dtype=np.uint8), label
 
 
-def draw_chunk(seed, start, stop, charset, label_length, height, width):
+def draw_chunk(seed, start, stop, charset, label_length, height, width, focus_chars="", focus_share=0.0):
     """Draw images `start` to `stop` of the dataset `seed` (the unit of work of one process)."""
-    samples = [draw_sample(seed, index, charset, label_length, height, width) for index in range(start, stop)]
+    samples = [draw_sample(seed, index, charset, label_length, height, width, focus_chars, focus_share)
+               for index in range(start, stop)]
     return start, np.stack([image for image, _ in samples]), [label for _, label in samples]
 
 
@@ -88,11 +97,27 @@ def default_num_workers():
     return loky.cpu_count()
 
 
-def check_generation_arguments(num_samples, charset, label_length, height, width):
+def check_focus(charset, focus_chars, focus_share):
+    """Raise a ValueError unless `focus_share` is a share from 0 to 1 of characters drawn from `focus_chars`,
+    characters of `charset`."""
+    if not 0 <= focus_share <= 1:
+        raise ValueError(f"focus_share is the share of characters drawn from focus_chars: give a number from 0 "
+                         f"to 1, not {focus_share!r}.")
+    unknown = sorted(set(focus_chars) - set(charset))
+    if unknown:
+        raise ValueError(f"focus_chars {focus_chars!r} has characters that are not in the character set "
+                         f"{charset!r}: {''.join(unknown)!r}.")
+    if focus_share and not focus_chars:
+        raise ValueError(f"focus_share is {focus_share} but focus_chars is empty: name the characters to draw "
+                         f"more often, for example focus_chars='0O'.")
+
+
+def check_generation_arguments(num_samples, charset, label_length, height, width, focus_chars="", focus_share=0.0):
     """Raise a ValueError that says what to change if the generation arguments make no dataset."""
     if not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
         raise ValueError(f"num_samples must be a positive whole number, got {num_samples!r}.")
     check_charset(charset)
+    check_focus("".join(charset), focus_chars, focus_share)
     if not isinstance(label_length, (int, np.integer)) or label_length <= 0:
         raise ValueError(f"label_length must be at least 1 character, got {label_length!r}.")
     if height < 8 or width < 8:
@@ -100,13 +125,18 @@ def check_generation_arguments(num_samples, charset, label_length, height, width
 
 
 def generate_dataset(num_samples, seed=0, charset=CHARSET, label_length=LABEL_LENGTH,
-                     height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, progress=True):
-    """Generate `num_samples` CAPTCHAs in parallel: uint8 images (N, height, width) and label strings."""
-    check_generation_arguments(num_samples, charset, label_length, height, width)
+                     height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, progress=True,
+                     focus_chars="", focus_share=0.0):
+    """Generate `num_samples` CAPTCHAs in parallel: uint8 images (N, height, width) and label strings.
+
+    With `focus_share`, that share of the characters (on average) is drawn from `focus_chars` instead of the
+    whole `charset`: more practice on characters the model confuses, such as focus_chars="0O".
+    """
+    check_generation_arguments(num_samples, charset, label_length, height, width, focus_chars, focus_share)
     num_workers = max(1, min(num_workers or default_num_workers(), num_samples))
     chunk_size = max(1, min(250, math.ceil(num_samples / (4 * num_workers))))
-    chunks = [(seed, start, min(start + chunk_size, num_samples), "".join(charset), label_length, height, width)
-              for start in range(0, num_samples, chunk_size)]
+    chunks = [(seed, start, min(start + chunk_size, num_samples), "".join(charset), label_length, height, width,
+               focus_chars, focus_share) for start in range(0, num_samples, chunk_size)]
     images = np.empty((num_samples, height, width), dtype=np.uint8)
     labels = [""] * num_samples
     with contextlib.ExitStack() as stack:
@@ -172,10 +202,14 @@ def generate_in_one_loop(num_samples, charset=CHARSET, label_length=LABEL_LENGTH
     return np.array(images), labels
 
 
-def dataset_info(num_samples, seed, charset=CHARSET, label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
+def dataset_info(num_samples, seed, charset=CHARSET, label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH,
+                 focus_chars="", focus_share=0.0):
     """Describe how a dataset was generated, so that a saved copy can be checked before reuse."""
-    return {"format": DATASET_FORMAT, "num_samples": int(num_samples), "seed": seed, "charset": charset,
+    info = {"format": DATASET_FORMAT, "num_samples": int(num_samples), "seed": seed, "charset": charset,
             "label_length": int(label_length), "height": int(height), "width": int(width)}
+    if focus_share:  # absent otherwise, so that files saved before focus_share existed still match
+        info.update(focus_chars=focus_chars, focus_share=float(focus_share))
+    return info
 
 
 def check_one_label_per_image(images, labels):
@@ -228,13 +262,13 @@ def load_dataset(path, with_info=False):
 
 
 def load_or_generate_dataset(path, num_samples, seed=0, charset=CHARSET, label_length=LABEL_LENGTH,
-                             height=IMAGE_HEIGHT, width=IMAGE_WIDTH, progress=True):
+                             height=IMAGE_HEIGHT, width=IMAGE_WIDTH, progress=True, focus_chars="", focus_share=0.0):
     """Load the dataset at `path` if it was generated with these arguments; otherwise generate and save it.
 
     A file drawn with the same arguments but more images holds this dataset as its first `num_samples` images
     (image i depends only on the seed and i), so those are returned and the file is kept.
     """
-    wanted = dataset_info(num_samples, seed, charset, label_length, height, width)
+    wanted = dataset_info(num_samples, seed, charset, label_length, height, width, focus_chars, focus_share)
     path = Path(path)
     reason = f"no file at {path}"
     if path.is_file():
@@ -251,7 +285,8 @@ def load_or_generate_dataset(path, num_samples, seed=0, charset=CHARSET, label_l
                 return images[:num_samples], labels[:num_samples]
             reason = f"{path} was generated with other arguments"
     print(f"Generating {num_samples:,} images ({reason})")
-    images, labels = generate_dataset(num_samples, seed, charset, label_length, height, width, progress=progress)
+    images, labels = generate_dataset(num_samples, seed, charset, label_length, height, width, progress=progress,
+                                      focus_chars=focus_chars, focus_share=focus_share)
     save_dataset(path, images, labels, wanted)
     return images, labels
 

@@ -114,6 +114,45 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["file.txt"]
 
 
+def test_focus_share_draws_that_share_of_the_characters_from_focus_chars():
+    _, labels = oh.generate_dataset(200, seed=5, num_workers=1, progress=False, focus_chars="0O", focus_share=0.5)
+    share = sum(label.count("0") + label.count("O") for label in labels) / (5 * len(labels))
+    assert 0.45 < share < 0.6, f"half from '0O' and 2/36 of the other half is about 0.53, got {share:.3f}"
+    _, only_pair = oh.generate_dataset(10, seed=5, num_workers=1, progress=False, focus_chars="0O", focus_share=1)
+    assert all(set(label) <= set("0O") for label in only_pair)
+
+
+def test_a_focus_share_of_zero_draws_the_labels_as_before(small_dataset):
+    import random
+
+    _, labels = small_dataset
+    generators = [random.Random(f"ocr_helpers:7:{index}") for index in range(24)]
+    before = ["".join(rng.choice(oh.CHARSET) for _ in range(5)) for rng in generators]
+    assert labels == before, "focus_share=0 must not draw from the generator, or every saved dataset changes"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(focus_chars="0O", focus_share=1.5), "from 0 to 1"),
+    (dict(focus_chars="0o", focus_share=0.2), "not in the character set .*'o'"),
+    (dict(focus_share=0.2), "focus_chars is empty"),
+])
+def test_generate_dataset_refuses_a_focus_it_cannot_draw(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        oh.generate_dataset(4, **arguments, progress=False)
+
+
+def test_load_or_generate_tells_a_focused_file_from_a_plain_one(tmp_path, capsys):
+    path = tmp_path / "extra.npz"
+    oh.load_or_generate_dataset(path, 6, seed=3, progress=False)
+    assert "focus_share" not in oh.load_dataset(path, with_info=True)[2], "plain files keep their old description"
+    capsys.readouterr()
+    _, labels = oh.load_or_generate_dataset(path, 6, seed=3, progress=False, focus_chars="0O", focus_share=1)
+    assert "generated with other arguments" in capsys.readouterr().out
+    assert all(set(label) <= set("0O") for label in labels)
+    oh.load_or_generate_dataset(path, 6, seed=3, progress=False, focus_chars="0O", focus_share=1)
+    assert "Loaded 6 images" in capsys.readouterr().out
+
+
 def test_load_or_generate_reuses_a_matching_file_and_regenerates_otherwise(tmp_path, capsys):
     path = tmp_path / "train.npz"
     images, labels = oh.load_or_generate_dataset(path, 6, seed=3, progress=False)
