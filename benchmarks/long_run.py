@@ -16,6 +16,7 @@ keeps its earlier rows. Its minutes then count training time only, not the time 
 
 import argparse
 import csv
+import json
 import os
 import platform
 import time
@@ -44,6 +45,11 @@ def parse_arguments():
     parser.add_argument("--rnn-units", type=int, default=oh.model.RNN_UNITS)
     parser.add_argument("--dropout", type=float, default=oh.model.DROPOUT,
                         help="dropout before the GRU (the stream never repeats an image, so less may do)")
+    parser.add_argument("--model", type=json.loads, default={},
+                        help="more keyword arguments of oh.build_model, as JSON, e.g. '{\"pool_sizes\": [[2, 2], [2, 2], [2, 1]]}'")
+    parser.add_argument("--focus-share", type=float, default=0.0,
+                        help="share of the streamed characters drawn from --focus-chars (oh.stream_dataset)")
+    parser.add_argument("--focus-chars", default="0O")
     parser.add_argument("--seed", type=int, default=42, help="seed of the weights (validation set: seed + 1)")
     parser.add_argument("--stream-seed", type=int, default=1_000)
     parser.add_argument("--test-seed", type=int, default=7_000)
@@ -95,13 +101,14 @@ def main():
     filters = tuple(int(value) for value in arguments.filters.split(","))
     keras.utils.set_random_seed(arguments.seed)
     model = oh.build_model(filters=filters, dense_units=arguments.dense_units, rnn_units=arguments.rnn_units,
-                           dropout=arguments.dropout)
+                           dropout=arguments.dropout, **arguments.model)
     print(f"{platform.machine()}, {os.cpu_count()} cores; {model.count_params():,} parameters; "
           f"{arguments.num_epochs} epochs of {arguments.steps_per_epoch} batches of {arguments.batch_size}, "
           f"peak step size {arguments.learning_rate}", flush=True)
     curve = TestCurve(test_images, test_labels, arguments.curve)
     data = oh.stream_dataset(batch_size=arguments.batch_size, seed=arguments.stream_seed, repeats=arguments.repeats,
-                             num_workers=arguments.num_workers, batches_per_epoch=arguments.steps_per_epoch)
+                             num_workers=arguments.num_workers, batches_per_epoch=arguments.steps_per_epoch,
+                             focus_chars=arguments.focus_chars, focus_share=arguments.focus_share)
     start = time.perf_counter()
     oh.train(model, data, validation_images, validation_labels, epochs=arguments.num_epochs,
              learning_rate=arguments.learning_rate, warmup_epochs=arguments.warmup_epochs,

@@ -10,7 +10,8 @@ import itertools
 import keras
 import numpy as np
 
-from .data import IMAGE_HEIGHT, IMAGE_WIDTH, check_one_label_per_image, default_num_workers, draw_chunk, worker_pool
+from .data import (IMAGE_HEIGHT, IMAGE_WIDTH, check_focus, check_one_label_per_image, default_num_workers, draw_chunk,
+                   worker_pool)
 from .labels import CHARSET, LABEL_LENGTH, check_batch_size, check_charset, encode_labels
 
 
@@ -158,7 +159,7 @@ class StreamBatches(keras.utils.PyDataset):
 
     def __init__(self, batch_size=32, seed=0, first_batch=0, repeats=1, charset=CHARSET, label_length=LABEL_LENGTH,
                  height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None, batches_per_epoch=None,
-                 **kwargs):
+                 focus_chars="", focus_share=0.0, **kwargs):
         super().__init__(**kwargs)
         check_batch_size(batch_size)
         if batches_per_epoch is not None:
@@ -167,7 +168,8 @@ class StreamBatches(keras.utils.PyDataset):
         if not isinstance(repeats, (int, np.integer)) or repeats < 1:
             raise ValueError(f"repeats must be a whole number of at least 1, got {repeats!r}.")
         self.batch_size, self.seed, self.first_batch, self.repeats = batch_size, seed, first_batch, repeats
-        self.drawing = (check_charset(charset), label_length, height, width)
+        check_focus("".join(check_charset(charset)), focus_chars, focus_share)
+        self.drawing = (check_charset(charset), label_length, height, width, focus_chars, focus_share)
         self.num_workers = num_workers or default_num_workers()
         self.prefetch = prefetch or 4 * self.num_workers
         self.pool, self.pending, self.block = None, {}, (None, None)
@@ -243,16 +245,18 @@ class StreamBatches(keras.utils.PyDataset):
 
 
 def stream_dataset(batch_size=32, seed=0, repeats=1, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,
-                   height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, batches_per_epoch=None):
+                   height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, batches_per_epoch=None,
+                   focus_chars="", focus_share=0.0):
     """Return the stream of new CAPTCHAs as a PyDataset for model.fit(stream, epochs=...): with
     `batches_per_epoch`, epoch e is batches e * batches_per_epoch onwards; without, give fit() steps_per_epoch.
 
     With `repeats` above 1, each drawn image is used that many times, in a shuffled block: drawing an image
     costs more than a training step on it, so this trains on more batches a second while never running out of
     new images. `first_batch` starts the stream part-way, exactly where an interrupted run stopped.
+    `focus_chars` and `focus_share` draw more of some characters, as in generate_dataset.
     """
     return StreamBatches(batch_size, seed, first_batch, repeats, charset, label_length, height, width, num_workers,
-                         batches_per_epoch=batches_per_epoch)
+                         batches_per_epoch=batches_per_epoch, focus_chars=focus_chars, focus_share=focus_share)
 
 
 def stream_batches(batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,

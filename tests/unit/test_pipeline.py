@@ -100,6 +100,17 @@ def test_stream_dataset_gives_uint8_images_and_int_labels(dataset):
         oh.stream_dataset(repeats=0)
 
 
+def test_stream_dataset_draws_what_generate_dataset_draws_with_the_same_focus():
+    images, labels = oh.generate_dataset(6, seed=11, num_workers=1, progress=False, focus_chars="0O",
+                                         focus_share=0.5)
+    with oh.stream_dataset(batch_size=3, seed=11, num_workers=1, focus_chars="0O", focus_share=0.5) as stream:
+        (first_images, first_labels), (second_images, _) = stream[0], stream[1]
+    np.testing.assert_array_equal(np.concatenate([first_images, second_images]), images)
+    assert oh.decode_labels(first_labels) == labels[:3]
+    with pytest.raises(ValueError, match="not in the character set"):
+        oh.stream_dataset(focus_chars="0o", focus_share=0.5)
+
+
 def test_stream_dataset_with_repeats_uses_each_image_that_many_times_in_a_block(dataset):
     images, labels = dataset
     with oh.stream_dataset(batch_size=4, seed=11, repeats=3, num_workers=1) as repeated:
