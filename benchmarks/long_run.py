@@ -47,8 +47,9 @@ def parse_arguments():
                         help="dropout before the GRU (the stream never repeats an image, so less may do)")
     parser.add_argument("--model", type=json.loads, default={},
                         help="more keyword arguments of oh.build_model, as JSON, e.g. '{\"pool_sizes\": [[2, 2], [2, 2], [2, 1]]}'")
-    parser.add_argument("--focus-share", type=float, default=0.0,
-                        help="share of the streamed characters drawn from --focus-chars (oh.stream_dataset)")
+    parser.add_argument("--focus-share", type=float, default=0.25,
+                        help="share of the streamed characters drawn from --focus-chars (oh.stream_dataset), as in "
+                             "notebook 06; 0 for the even mix of the test images")
     parser.add_argument("--focus-chars", default="0O")
     parser.add_argument("--seed", type=int, default=42, help="seed of the weights (validation set: seed + 1)")
     parser.add_argument("--stream-seed", type=int, default=1_000)

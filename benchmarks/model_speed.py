@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/model_speed.py --variant 24,48,96 ...  # also time build_model with other filters
     .venv/bin/python benchmarks/model_speed.py --strided-blocks 2      # also time two strided blocks, one pooling
     .venv/bin/python benchmarks/model_speed.py --refine-blocks 0       # also time the model without its refine block
+    .venv/bin/python benchmarks/model_speed.py --third-pool-width 2    # also time 20 time steps instead of 40
+    .venv/bin/python benchmarks/model_speed.py --loop-rnn              # also time the GRU as a loop, not unrolled
 
 Both models get the same images, labels, batch size, optimizer and loss; they are timed in turn for several
 rounds and the median is printed, so a burst of load on the machine hits both.
@@ -35,6 +37,10 @@ def parse_arguments():
                         help="also time build_model with this many strided blocks, e.g. 2 (repeatable)")
     parser.add_argument("--refine-blocks", type=int, action="append", default=[],
                         help="also time build_model with this many refine blocks, e.g. 0 (repeatable)")
+    parser.add_argument("--third-pool-width", type=int, action="append", default=[],
+                        help="also time build_model whose third block shrinks the width this many times, e.g. 2 "
+                             "for 20 time steps (repeatable)")
+    parser.add_argument("--loop-rnn", action="store_true", help="also time build_model(unroll=False)")
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "validation.npz")
     return parser.parse_args()
 
@@ -55,6 +61,11 @@ def main():
     for refine_blocks in arguments.refine_blocks:
         models[f"build_model(refine_blocks={refine_blocks})"] = oh.compile_model(
             oh.build_model(refine_blocks=refine_blocks))
+    for pool_width in arguments.third_pool_width:
+        pool_sizes = (*oh.model.POOL_SIZES[:2], (2, pool_width))
+        models[f"build_model(pool_sizes={pool_sizes})"] = oh.compile_model(oh.build_model(pool_sizes=pool_sizes))
+    if arguments.loop_rnn:
+        models["build_model(unroll=False)"] = oh.compile_model(oh.build_model(unroll=False))
     speeds = oh.compare_speeds(models, images, encoded, arguments.batch_size, arguments.num_batches,
                                arguments.num_rounds)
     print(f"{platform.machine()}, {os.cpu_count()} cores, batch {arguments.batch_size}, "

@@ -5,10 +5,10 @@
     .venv/bin/python benchmarks/train_variants.py --name no_refine --model '{"refine_blocks": 0}'
     .venv/bin/python benchmarks/train_variants.py --name wider --model '{"filters": [24, 48, 96], "rnn_units": 96}'
     .venv/bin/python benchmarks/train_variants.py --name batch_64 --batch-size 64 --learning-rate 3e-3
-    .venv/bin/python benchmarks/train_variants.py --name steps40_focus --epochs 4 --focus-share 0.25 \
-        --model '{"pool_sizes": [[2, 2], [2, 2], [2, 1]]}'
+    .venv/bin/python benchmarks/train_variants.py --name no_focus --focus-share 0
+    .venv/bin/python benchmarks/train_variants.py --name steps20 --epochs 5 --model '{"pool_sizes": [[2, 2], [2, 2], [2, 2]]}'
 
-Notebook 06's defaults: oh.build_model(), notebook 01's 20,000 images and the 40,000 of data/extra.npz, 5 epochs
+Notebook 06's defaults: oh.build_model(), notebook 01's 20,000 images and the 28,000 of data/extra_focus.npz, 4 epochs
 at batch 32, Adam warming up for 1 epoch to 2e-3 then cosine decay, batch normalization's statistics recomputed
 from 100 training batches before each reading, the model fed through oh.fit_input. `--model` passes keyword
 arguments to oh.build_model as JSON. After every epoch it prints the share of the 2,000 validation images
@@ -42,13 +42,14 @@ def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", required=True, help="what the run is called in the output and the CSV file")
     parser.add_argument("--model", type=json.loads, default={}, help="keyword arguments of oh.build_model, as JSON")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--num-extra-samples", type=int, default=40_000,
-                        help="images of data/extra.npz (seed 1000) to add; notebook 06 adds 40,000")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--num-extra-samples", type=int, default=28_000,
+                        help="images of data/extra_focus.npz (seed 1000; data/extra.npz at --focus-share 0) to add; "
+                             "notebook 06 adds 28,000")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--warmup-epochs", type=float, default=1)
-    parser.add_argument("--focus-share", type=float, default=0.0,
+    parser.add_argument("--focus-share", type=float, default=0.25,
                         help="share of the extra images' characters drawn from --focus-chars (data/extra_focus.npz)")
     parser.add_argument("--focus-chars", default="0O")
     parser.add_argument("--seed", type=int, default=42, help="seed of the weights, the shuffling and the dropout")

@@ -173,7 +173,11 @@ def test_a_profile_gives_each_notebook_its_own_parameters_and_the_common_ones_wi
 def test_tidy_drops_tensorflows_startup_log_and_keeps_other_warnings():
     startup = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
                "I0000 00:00:1796164637.505822    3294 port.cc:153] oneDNN custom operations are on. You may see "
-               "slightly different numerical results. To turn them off, set `TF_ENABLE_ONEDNN_OPTS=0`.\n")
+               "slightly different numerical results. To turn them off, set `TF_ENABLE_ONEDNN_OPTS=0`.\n"
+               "error: 'tfg.While' op body function argument #4 type 'tensor<20x32x12xf32>' is not compatible with "
+               "corresponding operand type: 'tensor<40x32x12xf32>'\n"
+               "E0000 00:00:1796220356.277153    2933 meta_optimizer.cc:967] tfg_optimizer{any(tfg-toposort)} failed: "
+               "INVALID_ARGUMENT: MLIR Graph Optimizer failed: \n")
     cell = new_code_cell("import keras")
     cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=startup),
                     nbformat.v4.new_output("stream", name="stdout", text=startup),

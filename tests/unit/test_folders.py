@@ -114,7 +114,7 @@ def test_split_is_reproducible_and_keeps_copies_of_a_label_together():
 def test_adapt_model_keeps_the_trained_layers_and_starts_classes_from_matching_ones():
     model = oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)
     adapted = oh.adapt_model(model, "ab7")
-    assert adapted.output_shape == (None, 20, 4) and oh.model_charset(adapted) == "ab7"
+    assert adapted.output_shape == (None, 40, 4) and oh.model_charset(adapted) == "ab7"
     np.testing.assert_array_equal(adapted.get_layer("block1_conv").get_weights()[0],
                                   model.get_layer("block1_conv").get_weights()[0])
     old_kernel = model.get_layer("logits").get_weights()[0]

@@ -17,9 +17,9 @@ def model():
 
 def test_build_model_maps_images_to_logits_over_width_steps(model):
     assert model.input_shape == (None, 60, 160) and model.input.dtype == "uint8"
-    assert model.output_shape == (None, oh.output_time_steps(160), oh.num_classes()) == (None, 20, 37)
+    assert model.output_shape == (None, oh.output_time_steps(160), oh.num_classes()) == (None, 40, 37)
     logits = model.predict_on_batch(np.random.default_rng(0).integers(0, 256, (3, 60, 160), dtype=np.uint8))
-    assert logits.shape == (3, 20, 37)
+    assert logits.shape == (3, 40, 37)
     assert not np.allclose(logits.sum(axis=-1), 1.0), "the model must return logits, not probabilities"
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
 
@@ -37,7 +37,7 @@ def test_time_axis_runs_along_the_width(model):
 
 def test_build_model_keeps_sizes_as_keyword_parameters():
     model = oh.build_model(height=50, width=200, charset="abc123", filters=(8, 16, 24), dense_units=32, rnn_units=16)
-    assert model.output_shape == (None, 25, 7) and oh.model_charset(model) == "abc123"
+    assert model.output_shape == (None, 50, 7) and oh.model_charset(model) == "abc123"
     assert model.get_layer("block3_conv").filters == 24
 
 
@@ -69,20 +69,25 @@ def test_charset_logits_refuse_a_unit_count_that_does_not_match_the_charset():
 
 def test_required_and_emitted_time_steps():
     assert oh.required_time_steps(5) == 9
-    assert oh.output_time_steps(160) == 20
-    assert oh.output_time_steps(161) == 21  # strided blocks round up: 161 -> 81 -> 41 -> 21
+    assert oh.output_time_steps(160) == 40  # the third block halves the height only
+    assert oh.output_time_steps(161) == 41  # strided blocks round up: 161 -> 81 -> 41 -> 41
     assert oh.build_model(width=161).output_shape[1] == oh.output_time_steps(161)
-    assert oh.output_time_steps(161, strided_blocks=2) == 20  # the pooling of the third block rounds down
-    assert oh.build_model(width=161, strided_blocks=2).output_shape[1] == 20
-    assert oh.output_time_steps(160, strided_blocks=0) == 20
+    assert oh.output_time_steps(161, strided_blocks=1) == 40  # the pooling of the second block rounds down
+    assert oh.build_model(width=161, strided_blocks=1).output_shape[1] == 40
+    assert oh.output_time_steps(160, strided_blocks=0) == 40
+    twenty = ((2, 2), (2, 2), (2, 2))
+    assert oh.output_time_steps(161, twenty) == 21 and oh.output_time_steps(161, twenty, strided_blocks=2) == 20
+    assert oh.build_model(width=161, pool_sizes=twenty, strided_blocks=2).output_shape[1] == 20
 
 
 def test_too_narrow_input_names_width_steps_and_need():
-    with pytest.raises(ValueError, match=r"64 pixels wide gives 8 time steps.*need 9.*at least 72 pixels"):
-        oh.build_model(width=64)
+    with pytest.raises(ValueError, match=r"32 pixels wide gives 8 time steps.*need 9.*at least 36 pixels"):
+        oh.build_model(width=32)
     with pytest.raises(ValueError, match=r"gives 9 time steps.*7 characters need 13"):
-        oh.build_model(width=72, label_length=7)
-    assert oh.build_model(width=72).output_shape[1] == 9
+        oh.build_model(width=36, label_length=7)
+    assert oh.build_model(width=36).output_shape[1] == 9
+    with pytest.raises(ValueError, match=r"64 pixels wide gives 8 time steps.*at least 72 pixels"):
+        oh.build_model(width=64, pool_sizes=((2, 2), (2, 2), (2, 2)))
 
 
 def test_seed_model_reads_rows_or_columns():

@@ -25,7 +25,7 @@ def test_plot_architecture_has_a_box_per_block_with_its_shape():
     assert [name for name, _ in groups][:5] == ["scale_pixels", "add_channel", "block1", "block2", "block3"]
     figure = oh.plot_architecture(model)
     texts = [text.get_text() for text in figure.axes[0].texts]
-    assert "(20, 37)" in texts and "(60, 160)" in texts
+    assert "(40, 37)" in texts and "(60, 160)" in texts
     assert len(figure.axes[0].patches) == len(groups) + 1
     plt.close(figure)
 

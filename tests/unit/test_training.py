@@ -112,12 +112,12 @@ def test_patience_stops_when_reading_accuracy_does_not_improve(data, monkeypatch
 
 def test_train_refuses_labels_the_model_cannot_emit(data):
     train_images, train_labels, validation_images, _ = data
-    narrow = oh.build_model(width=64, label_length=3, filters=(4, 8, 8), dense_units=8, rnn_units=4)
+    narrow = oh.build_model(width=32, label_length=3, filters=(4, 8, 8), dense_units=8, rnn_units=4)
     with pytest.raises(ValueError, match="needs 9 time steps .* but the model emits 8"):
-        oh.train(narrow, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images[:, :, :64],
+        oh.train(narrow, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images[:, :, :32],
                  ["AAAAA"] * len(validation_images), epochs=2, verbose=0)
     with pytest.raises(ValueError, match=r"epochs \(1\) must exceed warmup_epochs \(1\)"):
-        oh.train(narrow, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images[:, :, :64],
+        oh.train(narrow, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images[:, :, :32],
                  ["AB"] * len(validation_images), epochs=1, verbose=0)
 
 
