@@ -39,9 +39,9 @@ QUICK = {
     "03_build_model": dict(num_timing_batches=3, num_timing_rounds=1),
     "04_ctc_loss": dict(num_epochs=1),
     "05_data_pipeline": dict(num_timing_batches=5),
-    "06_train_and_decode": dict(num_extra_samples=10_000, num_epochs=2, warmup_epochs=0.3, learning_rate=3e-3,
+    "06_train_and_decode": dict(num_extra_samples=6_000, num_epochs=2, warmup_epochs=0.3, learning_rate=3e-3,
                                 beam_width=3),
-    "07_your_own_captchas": dict(num_epochs=15),
+    "07_your_own_captchas": dict(num_epochs=10),
     # two epochs, because notebook 08's schedule warms up for one
     "08_export_and_scale": dict(num_check_samples=256, num_rounds=1, num_single_images=10, num_epochs=2,
                                 num_parallel_samples=1_600),
