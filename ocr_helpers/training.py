@@ -120,7 +120,7 @@ def training_callbacks(folder, train_data, validation_images, validation_labels,
         RecomputeBatchStatistics(train_data.first_images(statistics_batches * train_data.batch_size),
                                  train_data.batch_size, statistics_batches),
         ReadingAccuracy(validation_images, validation_labels, charset),
-        keras.callbacks.ModelCheckpoint(folder / BEST_NAME, monitor="val_accuracy", mode="max",
+        keras.callbacks.ModelCheckpoint(literal_filepath(folder / BEST_NAME), monitor="val_accuracy", mode="max",
                                         save_best_only=True, initial_value_threshold=best_so_far),
         keras.callbacks.CSVLogger(folder / LOG_NAME, append=True),
     ]
@@ -129,6 +129,11 @@ def training_callbacks(folder, train_data, validation_images, validation_labels,
     if backup:
         callbacks.append(keras.callbacks.BackupAndRestore(folder / STATE_NAME, double_checkpoint=True))
     return callbacks
+
+
+def literal_filepath(path):
+    """Return `path` as ModelCheckpoint's `filepath`, which it formats: braces in folder names are kept as they are."""
+    return str(path).replace("{", "{{").replace("}", "}}")
 
 
 @contextlib.contextmanager
