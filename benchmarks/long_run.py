@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num-epochs", type=int, default=35)
-    parser.add_argument("--steps-per-epoch", type=int, default=1000)
+    parser.add_argument("--num-epochs", type=int, default=14)
+    parser.add_argument("--steps-per-epoch", type=int, default=2500)
     parser.add_argument("--repeats", type=int, default=2, help="times each drawn image is used (oh.stream_dataset)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
