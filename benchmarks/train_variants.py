@@ -9,7 +9,8 @@
     .venv/bin/python benchmarks/train_variants.py --name steps20 --epochs 5 --model '{"pool_sizes": [[2, 2], [2, 2], [2, 2]]}'
 
 Notebook 06's defaults: oh.build_model(), notebook 01's 20,000 images and the 28,000 of data/extra_focus.npz, 4 epochs
-at batch 32, Adam warming up for 1 epoch to 2e-3 then cosine decay, batch normalization's statistics recomputed
+at batch 32, Adam warming up for 1 epoch to 2e-3 then cosine decay and averaging the weights (use_ema, momentum
+0.99; --ema-momentum 0 for none), batch normalization's statistics recomputed
 from 100 training batches before each reading, the model fed through oh.fit_input. `--model` passes keyword
 arguments to oh.build_model as JSON. After every epoch it prints the share of the 2,000 validation images
 (notebook 01, seed 43) read completely right and the minutes so far; at the end, the share of 2,000 new CAPTCHAs
@@ -53,6 +54,9 @@ def parse_arguments():
                         help="share of the extra images' characters drawn from --focus-chars (data/extra_focus.npz)")
     parser.add_argument("--focus-chars", default="0O")
     parser.add_argument("--seed", type=int, default=42, help="seed of the weights, the shuffling and the dropout")
+    parser.add_argument("--ema-momentum", type=float, default=0.99,
+                        help="average the weights (Adam's use_ema) with this momentum and read the average, as "
+                             "notebook 06 does; 0 for none")
     parser.add_argument("--augment", action="store_true", help="shift, shrink and shear the training batches")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
     parser.add_argument("--csv", type=Path, default=ROOT / "build" / "train_variants.csv")
@@ -88,11 +92,13 @@ def main():
     steps = len(train_data)
     schedule = oh.warmup_cosine_schedule(arguments.learning_rate, arguments.epochs * steps,
                                          round(arguments.warmup_epochs * steps))
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=oh.CTCLoss())
+    ema = {"use_ema": True, "ema_momentum": arguments.ema_momentum} if arguments.ema_momentum else {}
+    model.compile(optimizer=keras.optimizers.Adam(schedule, **ema), loss=oh.CTCLoss())
     print(f"{platform.machine()}, {os.cpu_count()} cores, Keras on {keras.backend.backend()}; {arguments.name}: "
           f"{model.count_params():,} parameters, {len(images):,} training images, {arguments.epochs} epochs of "
           f"{steps} steps", flush=True)
-    callbacks = [oh.RepeatableEpochs(train_data, arguments.seed),
+    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []
+    callbacks += [oh.RepeatableEpochs(train_data, arguments.seed),
                  oh.RecomputeBatchStatistics(train_data.first_images(100 * arguments.batch_size),
                                              arguments.batch_size, num_batches=100),
                  oh.ReadingAccuracy(validation_images, validation_labels), EpochLine(arguments.name)]

@@ -28,9 +28,17 @@ def warmup_cosine_schedule(learning_rate, total_steps, warmup_steps=0):
                                                   warmup_target=learning_rate, warmup_steps=warmup_steps)
 
 
-def reader_optimizer(learning_rate, total_steps, warmup_steps=0, clipnorm=CLIPNORM):
-    """Return Adam on the warm-up-then-cosine schedule, each step's gradient clipped to norm `clipnorm` unless None."""
-    return keras.optimizers.Adam(warmup_cosine_schedule(learning_rate, total_steps, warmup_steps), clipnorm=clipnorm)
+def reader_optimizer(learning_rate, total_steps, warmup_steps=0, clipnorm=CLIPNORM, ema_momentum=None):
+    """Return Adam on the warm-up-then-cosine schedule, each step's gradient clipped to norm `clipnorm` unless None.
+
+    With `ema_momentum` (notebook 06 uses 0.99), Adam also keeps an average of the weights (`use_ema`), which
+    keras.callbacks.SwapEMAWeights puts in the model to read it and which `fit` leaves in the model at the end.
+    """
+    if ema_momentum is not None and not 0 < ema_momentum < 1:
+        raise ValueError(f"ema_momentum must lie between 0 and 1 (0.99 averages about the last 100 steps), "
+                         f"not {ema_momentum}.")
+    return keras.optimizers.Adam(warmup_cosine_schedule(learning_rate, total_steps, warmup_steps), clipnorm=clipnorm,
+                                 use_ema=ema_momentum is not None, ema_momentum=ema_momentum or 0.99)
 
 
 class ReadingAccuracy(keras.callbacks.Callback):
@@ -110,13 +118,19 @@ class RepeatableEpochs(keras.callbacks.Callback):
 
 
 def training_callbacks(folder, train_data, validation_images, validation_labels, charset=None, seed=0,
-                       best_so_far=None, backup=True, patience=None):
-    """Return the callbacks of notebook 06's training, writing into `folder`, in the order they must run."""
+                       best_so_far=None, backup=True, patience=None, ema=False):
+    """Return the callbacks of notebook 06's training, writing into `folder`, in the order they must run.
+
+    With `ema` (an optimizer with use_ema=True), SwapEMAWeights puts the averaged weights in the model for every
+    callback after it, and BackupAndRestore moves before it, to save the weights being trained.
+    """
     folder = Path(folder)
     statistics_batches = min(STATISTICS_BATCHES, len(train_data))  # no more than an epoch holds
+    state = keras.callbacks.BackupAndRestore(folder / STATE_NAME, double_checkpoint=True) if backup else None
     callbacks = [
         RepeatableEpochs(train_data, seed),
         keras.callbacks.TerminateOnNaN(raise_error=True),
+        *([state, keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
         RecomputeBatchStatistics(train_data.first_images(statistics_batches * train_data.batch_size),
                                  train_data.batch_size, statistics_batches),
         ReadingAccuracy(validation_images, validation_labels, charset),
@@ -126,9 +140,9 @@ def training_callbacks(folder, train_data, validation_images, validation_labels,
     ]
     if patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience))
-    if backup:
-        callbacks.append(keras.callbacks.BackupAndRestore(folder / STATE_NAME, double_checkpoint=True))
-    return callbacks
+    if not ema:
+        callbacks.append(state)
+    return [callback for callback in callbacks if callback is not None]
 
 
 def literal_filepath(path):
@@ -164,11 +178,12 @@ def check_training_data(train_data, epochs, warmup_epochs):
 
 def train(model, train_data, validation_images, validation_labels, epochs, learning_rate=2e-3, warmup_epochs=1,
           model_path=None, backup_dir=None, patience=None, verbose=2, callbacks=(), charset=None, seed=0,
-          clipnorm=CLIPNORM):
+          clipnorm=CLIPNORM, ema_momentum=None):
     """Train `model` on `train_data` (oh.array_dataset or oh.stream_dataset with batches_per_epoch) as notebook 06
     does, and return the figures of every epoch as {name: [value per epoch]}.
 
-    Adam on a warm-up-then-cosine schedule (gradients clipped to `clipnorm` if given); after every epoch the
+    Adam on a warm-up-then-cosine schedule (gradients clipped to `clipnorm` if given, the weights averaged with
+    `ema_momentum` if given, and the average read and kept); after every epoch the
     held-out images are read, the best epoch is kept (ModelCheckpoint) and, with `backup_dir`, the training state
     is saved there (BackupAndRestore): a later call with the same settings continues from the last finished epoch
     to the same weights. The model ends with the best epoch's weights; `model_path` is written, atomically, only
@@ -179,10 +194,11 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
     label_length = max(map(len, validation_labels))
     check_label_fits(encode_labels(validation_labels, charset, label_length), model.output_shape[1])
     model_path = None if model_path is None else check_model_path(model_path)
-    model.compile(optimizer=reader_optimizer(learning_rate, epochs * steps, warmup_epochs * steps, clipnorm),
-                  loss=CTCLoss())
+    model.compile(optimizer=reader_optimizer(learning_rate, epochs * steps, warmup_epochs * steps, clipnorm,
+                                             ema_momentum), loss=CTCLoss())
     settings = {"epochs": epochs, "batches_per_epoch": steps, "batch_size": train_data.batch_size,
                 "learning_rate": learning_rate, "warmup_epochs": warmup_epochs, "clipnorm": clipnorm,
+                "ema_momentum": ema_momentum,
                 "parameters": model.count_params(), "charset": charset, "seed": seed}
     validation = array_dataset(validation_images, validation_labels, batch_size=256, shuffle=False, charset=charset,
                                label_length=label_length)
@@ -192,7 +208,8 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
             print(f"Continuing the training saved in {folder}: {epochs_done(folder)} of {epochs} epochs were done.",
                   flush=True)
         chain = training_callbacks(folder, train_data, validation_images, validation_labels, charset, seed,
-                                   best_so_far, backup=backup_dir is not None, patience=patience)
+                                   best_so_far, backup=backup_dir is not None, patience=patience,
+                                   ema=ema_momentum is not None)
         try:
             model.fit(fit_input(train_data), epochs=epochs, validation_data=fit_input(validation),
                       callbacks=chain + list(callbacks), shuffle=False, verbose=verbose)  # data shuffle themselves

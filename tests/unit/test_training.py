@@ -20,6 +20,43 @@ def data():
     return images[:16], labels[:16], images[16:], labels[16:]
 
 
+def test_reader_optimizer_averages_the_weights_only_when_asked():
+    assert not oh.reader_optimizer(1e-3, 100).use_ema
+    averaging = oh.reader_optimizer(1e-3, 100, ema_momentum=0.95)
+    assert averaging.use_ema and averaging.ema_momentum == 0.95
+    with pytest.raises(ValueError, match="ema_momentum must lie between 0 and 1"):
+        oh.reader_optimizer(1e-3, 100, ema_momentum=1.5)
+
+
+class SeenWeights(keras.callbacks.Callback):
+    """Record, at each epoch's end, the weights in the model and the ones Adam keeps beside them."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_model, self.beside = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.in_model.append([weight.numpy() for weight in self.model.trainable_weights])
+        self.beside.append([variable.numpy() for variable in self.model.optimizer._model_variables_moving_average])
+
+
+def test_training_with_averaged_weights_reads_and_keeps_the_average(data):
+    train_images, train_labels, validation_images, validation_labels = data
+    model, seen = tiny_model(), SeenWeights()
+    history = oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
+                       validation_labels, epochs=2, learning_rate=1e-2, verbose=0, ema_momentum=0.5,
+                       callbacks=[seen])
+    assert model.optimizer.use_ema
+    # swapped after epoch 1: the average in the model, the trained weights beside it; after the last epoch both
+    # hold the average, which fit leaves in the model
+    assert any(not np.allclose(left, right) for left, right in zip(seen.in_model[0], seen.beside[0]))
+    for left, right in zip(seen.in_model[-1], seen.beside[-1]):
+        np.testing.assert_array_equal(left, right)
+    best = int(np.argmax(history["val_accuracy"]))
+    for kept, average in zip(model.trainable_weights, seen.in_model[best]):
+        np.testing.assert_array_equal(kept.numpy(), average)
+
+
 def test_schedule_warms_up_then_falls_to_zero():
     schedule = oh.warmup_cosine_schedule(1e-2, total_steps=100, warmup_steps=10)
     assert float(schedule(0)) == pytest.approx(1e-3)
@@ -155,9 +192,10 @@ def stream(**options):
     return oh.stream_dataset(batch_size=8, seed=5, num_workers=1, batches_per_epoch=2, **options)
 
 
-def test_ctrl_c_on_a_stream_then_training_again_ends_like_an_uninterrupted_run(data, tmp_path, capsys):
+@pytest.mark.parametrize("ema_momentum", [None, 0.9])
+def test_ctrl_c_on_a_stream_then_training_again_ends_like_an_uninterrupted_run(data, tmp_path, capsys, ema_momentum):
     _, _, validation_images, validation_labels = data
-    settings = dict(epochs=3, learning_rate=1e-2, verbose=0)
+    settings = dict(epochs=3, learning_rate=1e-2, verbose=0, ema_momentum=ema_momentum)
     whole, recorder = tiny_model(), EpochWeights()
     expected = oh.train(whole, stream(), validation_images, validation_labels, callbacks=[recorder], **settings)
     with pytest.raises(KeyboardInterrupt):
