@@ -90,14 +90,14 @@ def main():
     train_data = oh.array_dataset(images, labels, batch_size=arguments.batch_size, seed=arguments.seed,
                                   augment=arguments.augment)
     steps = len(train_data)
-    schedule = oh.warmup_cosine_schedule(arguments.learning_rate, arguments.epochs * steps,
-                                         round(arguments.warmup_epochs * steps))
-    ema = {"use_ema": True, "ema_momentum": arguments.ema_momentum} if arguments.ema_momentum else {}
-    model.compile(optimizer=keras.optimizers.Adam(schedule, **ema), loss=oh.CTCLoss())
+    ema_momentum = arguments.ema_momentum or None  # 0 on the command line: no average
+    optimizer = oh.reader_optimizer(arguments.learning_rate, arguments.epochs * steps,
+                                    round(arguments.warmup_epochs * steps), ema_momentum=ema_momentum)
+    model.compile(optimizer=optimizer, loss=oh.CTCLoss())
     print(f"{platform.machine()}, {os.cpu_count()} cores, Keras on {keras.backend.backend()}; {arguments.name}: "
           f"{model.count_params():,} parameters, {len(images):,} training images, {arguments.epochs} epochs of "
           f"{steps} steps", flush=True)
-    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []
+    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema_momentum else []
     callbacks += [oh.RepeatableEpochs(train_data, arguments.seed),
                  oh.RecomputeBatchStatistics(train_data.first_images(100 * arguments.batch_size),
                                              arguments.batch_size, num_batches=100),

@@ -126,11 +126,11 @@ def training_callbacks(folder, train_data, validation_images, validation_labels,
     """
     folder = Path(folder)
     statistics_batches = min(STATISTICS_BATCHES, len(train_data))  # no more than an epoch holds
-    state = keras.callbacks.BackupAndRestore(folder / STATE_NAME, double_checkpoint=True) if backup else None
+    state = [keras.callbacks.BackupAndRestore(folder / STATE_NAME, double_checkpoint=True)] if backup else []
     callbacks = [
         RepeatableEpochs(train_data, seed),
         keras.callbacks.TerminateOnNaN(raise_error=True),
-        *([state, keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
+        *(state + [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
         RecomputeBatchStatistics(train_data.first_images(statistics_batches * train_data.batch_size),
                                  train_data.batch_size, statistics_batches),
         ReadingAccuracy(validation_images, validation_labels, charset),
@@ -140,9 +140,7 @@ def training_callbacks(folder, train_data, validation_images, validation_labels,
     ]
     if patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience))
-    if not ema:
-        callbacks.append(state)
-    return [callback for callback in callbacks if callback is not None]
+    return callbacks if ema else callbacks + state
 
 
 def literal_filepath(path):
