@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_path
+
 CHARSET_KEY = "charset"  # the ONNX metadata entry that holds the model's character set
 
 
@@ -67,14 +69,11 @@ def export_onnx(model, path):
 
     path = check_onnx_path(path)
     charset = model_charset(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}.") as scratch:
-        partial = Path(scratch) / path.name
+    with atomic_path(path) as partial:
         write_onnx(model, partial)
         graph = onnx.load(partial)
         onnx.helper.set_model_props(graph, {CHARSET_KEY: charset})
         onnx.save(graph, partial)
-        os.replace(partial, path)
     return path
 
 

@@ -1,14 +1,11 @@
 """Save a trained model atomically and load it back with Keras' safe mode on (taught in notebook 04)."""
 
-import contextlib
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import keras
 
-from .files import FILE_MODE
+from .files import atomic_path
 from . import ctc  # noqa: F401  (registers CTCLoss, so a compiled model loads without custom_objects)
 from .model import model_charset
 
@@ -24,19 +21,8 @@ def check_model_path(path):
 def save_model(model, path):
     """Save `model` to a .keras file; a failed save leaves any earlier file at `path` untouched."""
     path = check_model_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial.keras", dir=path.parent)
-    os.close(descriptor)
-    try:
+    with atomic_path(path) as temporary:
         model.save(temporary)
-        with open(temporary, "rb") as file:
-            os.fsync(file.fileno())
-        os.chmod(temporary, FILE_MODE)  # mkstemp makes files private; give the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temporary)
-        raise
     return path
 
 

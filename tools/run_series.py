@@ -12,7 +12,6 @@ import base64
 import datetime
 import html
 import json
-import os
 import re
 import shutil
 import sys
@@ -219,21 +218,13 @@ def artifacts_destination(notebook, parameters, cwd):
 
 def publish(paths, folder):
     """Move finished files and folders (a SavedModel) into `folder`, each replacing its older copy."""
-    folder.mkdir(parents=True, exist_ok=True)
     for source in paths:
-        staged, destination = folder / f".{source.name}.incoming", folder / source.name
         if source.is_dir():
-            shutil.rmtree(staged, ignore_errors=True)
-            shutil.copytree(source, staged)
-            old = folder / f".{source.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            if destination.exists():
-                os.replace(destination, old)
-            os.replace(staged, destination)
-            shutil.rmtree(old, ignore_errors=True)
+            with oh.files.atomic_folder(folder / source.name) as staged:
+                shutil.copytree(source, staged, dirs_exist_ok=True)
         else:
-            shutil.copyfile(source, staged)
-            os.replace(staged, destination)
+            with oh.files.atomic_path(folder / source.name) as staged:
+                shutil.copyfile(source, staged)
 
 
 class ConsoleEcho:
@@ -313,10 +304,14 @@ def run_series(notebooks, output, parameters, cwd, profile=None):
             # the report shows the folder the models end up in, not the temporary one they were saved to
             shown = {str(staged_artifacts): artifacts_setting(notebook, parameters)} if artifacts else {}
             shown[str(scratch)] = str(output)
-            report = tidy_and_export(executed, name, scratch / "report", shown)
-            publish(report, output)
-            if artifacts and staged_artifacts.is_dir():
-                publish(sorted(staged_artifacts.iterdir()), artifacts)
+            try:
+                publish(tidy_and_export(executed, name, scratch / "report", shown), output)
+                if artifacts and staged_artifacts.is_dir():
+                    publish(sorted(staged_artifacts.iterdir()), artifacts)
+            except OSError as error:
+                print(f"\nFAILED: {name} ran, but writing its report or models failed: {error}. The reports and "
+                      f"models written before are as they were; free some space and run it again.", file=sys.stderr)
+                return 1
         runs[name] = {"title": notebook_title(notebook), "seconds": seconds, "status": "ran",
                       "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
                       **summarize(nbformat.read(output / f"{name}.ipynb", as_version=4), name, output)}

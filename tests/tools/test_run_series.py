@@ -80,6 +80,31 @@ def test_a_model_is_replaced_only_when_its_notebook_finishes(tmp_path):
     assert sorted(path.name for path in artifacts.iterdir()) == ["model.keras"]
 
 
+def test_a_full_disk_while_writing_a_report_keeps_the_earlier_one_and_names_the_cause(tmp_path, capsys,
+                                                                                     monkeypatch):
+    import errno
+    import shutil
+
+    notebook = write_notebook(tmp_path / "01_first.ipynb", "version = 'one'", "print(version)")
+    output = tmp_path / "reports"
+    assert run_series.run_series([notebook], output, {}, cwd=tmp_path) == 0
+    before = {path.name: path.read_bytes() for path in output.iterdir() if path.suffix in (".html", ".ipynb")}
+    copy = shutil.copyfile
+
+    def full_disk(source, destination, *args, **kwargs):
+        if str(destination).endswith(".ipynb"):  # the report's first file
+            copy(source, destination)  # all of it written but the last block, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", str(destination))
+        return copy(source, destination, *args, **kwargs)
+
+    monkeypatch.setattr(run_series.shutil, "copyfile", full_disk)
+    assert run_series.run_series([notebook], output, {"version": "two"}, cwd=tmp_path) == 1
+    message = capsys.readouterr().err
+    assert "FAILED: 01_first ran, but writing its report or models failed: [Errno 28] No space left" in message
+    assert {name: (output / name).read_bytes() for name in before} == before, "the earlier report stays whole"
+    assert not [path.name for path in output.iterdir() if path.name.startswith(".")], "no partial file is left"
+
+
 def test_reports_link_to_html_show_the_final_folder_and_the_index_sums_each_notebook_up(tmp_path):
     import base64
     import io
