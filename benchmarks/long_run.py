@@ -71,15 +71,19 @@ class TestCurve(keras.callbacks.Callback):
         self.images, self.labels, self.path, self.rows = images, labels, path, []
 
     def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
+        self.start, self.first_epoch = time.perf_counter(), True
 
     def on_epoch_begin(self, epoch, logs=None):
-        if len(self.rows) != epoch:  # a run continued from its backup: keep the rows of the finished epochs
+        if self.first_epoch and epoch > 0:  # a run continued from its backup: keep the rows of the finished epochs
             with open(self.path, newline="") as file:
                 rows = list(csv.DictReader(file))[:epoch]
             self.rows = [{key: int(value) if key == "epoch" else float(value) for key, value in row.items()}
                          for row in rows]
-            self.start -= 60 * self.rows[-1]["minutes"]
+            self.start -= 60 * self.rows[-1]["minutes"] if self.rows else 0
+            if len(self.rows) < epoch:
+                print(f"The curve holds {len(self.rows)} of the {epoch} finished epochs; minutes count from the "
+                      f"last row it holds.", flush=True)
+        self.first_epoch = False
 
     def on_epoch_end(self, epoch, logs=None):
         minutes = (time.perf_counter() - self.start) / 60

@@ -2,7 +2,6 @@
 cells; `train` is the same run in one call, for notebook 07, the benchmarks and the tests)."""
 
 import contextlib
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,12 +11,25 @@ from .ctc import CTCLoss, check_label_fits
 from .labels import encode_labels
 from .model import build_model, model_charset
 from .pipeline import array_dataset, fit_input
+from .files import move_into_place
 from .reading import character_error_rate, predict_text, sequence_accuracy
-from .resume import BEST_NAME, LOG_NAME, STATE_NAME, epochs_done, has_backup, read_log, start_or_continue
+from .resume import (BEST_NAME, LOG_NAME, STAGED_BEST_NAME, STATE_NAME, clear_training_folder, epochs_done,
+                     has_backup, read_log, start_or_continue)
 from .saving import check_model_path, load_model, save_model
 
 STATISTICS_BATCHES = 100  # training batches (an epoch's at most) that set batch normalization's statistics anew
 CLIPNORM = None  # or a number: a longer gradient is scaled down to it (measured in notebook 06: it did not help)
+KERAS_WRITTEN_FOR = "3.15"  # the Keras whose seed generators `reseed_dropout` sets
+
+
+def reseed_dropout(layer, seed, epoch):
+    """Set a Dropout layer's random state to one made from (seed, epoch).
+
+    Keras has no public way to set a seed generator's state: this assigns its `state` variable, as in Keras 3.15
+    (a unit test checks that equal states draw equal masks).
+    """
+    state = layer.seed_generator.state
+    state.assign(keras.ops.convert_to_tensor([seed, epoch << 20], dtype=state.dtype))
 
 
 def warmup_cosine_schedule(learning_rate, total_steps, warmup_steps=0):
@@ -98,6 +110,19 @@ class RecomputeBatchStatistics(keras.callbacks.Callback):
         self.recomputed = True
 
 
+class MoveIntoPlace(keras.callbacks.Callback):
+    """After every epoch, move the file a callback before it wrote at `staged` (if any) onto `path`, once complete:
+    ModelCheckpoint writes in place, so a stop or a full disk in the middle of its save would leave a broken file."""
+
+    def __init__(self, staged, path):
+        super().__init__()
+        self.staged, self.path = Path(staged), Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.staged.is_file():
+            move_into_place(self.staged, self.path)
+
+
 class RepeatableEpochs(keras.callbacks.Callback):
     """At the start of epoch e, give the data epoch e's batches and every dropout layer a random state made from
     (seed, e): epoch e then trains the same whether the run went straight through or was continued by
@@ -105,7 +130,7 @@ class RepeatableEpochs(keras.callbacks.Callback):
 
     def __init__(self, data, seed=0):
         super().__init__()
-        self.data, self.seed, self.epoch = data, seed, 0
+        self.data, self.seed, self.epoch = data, seed, None  # None until the first epoch begins
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -113,20 +138,22 @@ class RepeatableEpochs(keras.callbacks.Callback):
         dropouts = [layer for layer in self.model.layers  # a rate of 0 draws nothing and has no seed generator
                     if isinstance(layer, keras.layers.Dropout) and layer.rate > 0]
         for number, layer in enumerate(dropouts):
-            state = layer.seed_generator.state
-            state.assign(keras.ops.convert_to_tensor([self.seed + number, epoch << 20], dtype=state.dtype))
+            reseed_dropout(layer, self.seed + number, epoch)
 
 
 def training_callbacks(folder, train_data, validation_images, validation_labels, charset=None, seed=0,
-                       best_so_far=None, backup=True, patience=None, ema=False):
+                       best_so_far=None, backup=True, patience=None, ema=False, extra=()):
     """Return the callbacks of notebook 06's training, writing into `folder`, in the order they must run.
 
-    With `ema` (an optimizer with use_ema=True), SwapEMAWeights puts the averaged weights in the model for every
-    callback after it, and BackupAndRestore moves before it, to save the weights being trained.
+    The `extra` callbacks run after the course's and before BackupAndRestore, so that what they record of an
+    epoch is written before the epoch counts as done. With `ema` (an optimizer with use_ema=True),
+    SwapEMAWeights puts the averaged weights in the model for every callback after it, and BackupAndRestore
+    moves before it, to save the weights being trained.
     """
     folder = Path(folder)
     statistics_batches = min(STATISTICS_BATCHES, len(train_data))  # no more than an epoch holds
-    state = [keras.callbacks.BackupAndRestore(folder / STATE_NAME, double_checkpoint=True)] if backup else []
+    state = [keras.callbacks.BackupAndRestore(folder / STATE_NAME, double_checkpoint=True, delete_checkpoint=False)
+             ] if backup else []  # kept until the final model is saved: clear_training_folder deletes it
     callbacks = [
         RepeatableEpochs(train_data, seed),
         keras.callbacks.TerminateOnNaN(raise_error=True),
@@ -134,12 +161,14 @@ def training_callbacks(folder, train_data, validation_images, validation_labels,
         RecomputeBatchStatistics(train_data.first_images(statistics_batches * train_data.batch_size),
                                  train_data.batch_size, statistics_batches),
         ReadingAccuracy(validation_images, validation_labels, charset),
-        keras.callbacks.ModelCheckpoint(literal_filepath(folder / BEST_NAME), monitor="val_accuracy", mode="max",
-                                        save_best_only=True, initial_value_threshold=best_so_far),
+        keras.callbacks.ModelCheckpoint(literal_filepath(folder / STAGED_BEST_NAME), monitor="val_accuracy",
+                                        mode="max", save_best_only=True, initial_value_threshold=best_so_far),
+        MoveIntoPlace(folder / STAGED_BEST_NAME, folder / BEST_NAME),
         keras.callbacks.CSVLogger(folder / LOG_NAME, append=True),
     ]
     if patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience))
+    callbacks += list(extra)
     return callbacks if ema else callbacks + state
 
 
@@ -201,16 +230,16 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
     validation = array_dataset(validation_images, validation_labels, batch_size=256, shuffle=False, charset=charset,
                                label_length=label_length)
     with training_folder(backup_dir) as folder:
-        best_so_far = start_or_continue(folder, settings)
+        best_so_far = start_or_continue(folder, settings, keep=[model_path])
         if has_backup(folder):
             print(f"Continuing the training saved in {folder}: {epochs_done(folder)} of {epochs} epochs were done.",
                   flush=True)
         chain = training_callbacks(folder, train_data, validation_images, validation_labels, charset, seed,
                                    best_so_far, backup=backup_dir is not None, patience=patience,
-                                   ema=ema_momentum is not None)
+                                   ema=ema_momentum is not None, extra=callbacks)
         try:
             model.fit(fit_input(train_data), epochs=epochs, validation_data=fit_input(validation),
-                      callbacks=chain + list(callbacks), shuffle=False, verbose=verbose)  # data shuffle themselves
+                      callbacks=chain, shuffle=False, verbose=verbose)  # the data shuffle themselves
         except KeyboardInterrupt:
             if backup_dir is not None:
                 print(f"Interrupted. Finished epochs saved in {backup_dir}: {epochs_done(folder)} of {epochs}. Run "
@@ -221,14 +250,38 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
                 raise
             raise nan_error(chain[0].epoch + 1, error, learning_rate, model_path, backup_dir, epochs_done(folder))
         except OSError as error:
-            if not has_backup(folder):
-                raise
-            raise ValueError(f"The training backup in {folder} is truncated or corrupt ({error}): delete the "
-                             f"folder {folder} to train from the first epoch again.") from error
+            if restoring_failed(error, chain[0].epoch is not None, folder):
+                raise ValueError(f"The training backup in {folder} is truncated or corrupt and could not be "
+                                 f"loaded ({error}): delete the folder {folder} to train from the first epoch "
+                                 f"again.") from error
+            raise write_error(error, chain[0].epoch, model_path, backup_dir, epochs_done(folder)) from error
         history = read_log(folder / LOG_NAME)
-        finish_training(model, folder / BEST_NAME, model_path)
-        shutil.rmtree(folder)  # finished: the next run with this backup_dir starts afresh
+        try:
+            finish_training(model, folder / BEST_NAME, model_path)
+        except OSError as error:
+            raise write_error(error, None, model_path, backup_dir, epochs_done(folder)) from error
+        clear_training_folder(folder)  # finished: the next run with this backup_dir starts afresh
     return history
+
+
+def restoring_failed(error, started, folder):
+    """Return True if `error` came from BackupAndRestore loading the backup in `folder`: raised before the first
+    epoch `started`, about no file (h5py names none) or a file of the backup's."""
+    state = Path(folder) / STATE_NAME
+    return (not started and has_backup(folder)
+            and (error.filename is None or Path(error.filename).resolve().parent == state.resolve()))
+
+
+def write_error(error, epoch, model_path, backup_dir, epochs_done):
+    """Return the OSError for a file that could not be written, saying when, why, and what was kept."""
+    when = "after the last epoch" if epoch is None else f"in epoch {epoch + 1}"
+    file = f" {error.filename}" if error.filename else ""
+    kept = "no model was saved" if model_path is None else f"{model_path} was left as it was"
+    if backup_dir is not None:
+        kept += (f"; {backup_dir} holds the last good backup, {epochs_done} finished epochs: free some space or fix "
+                 f"the permission, then run this again to continue from there")
+    message = f"Training stopped {when}: writing{file} failed ({error.strerror or error}); {kept}"
+    return OSError(error.errno, message) if error.errno else OSError(message)
 
 
 def finish_training(model, best_path, model_path):

@@ -69,12 +69,11 @@ def test_two_runs_with_the_same_seed_are_identical(uninterrupted, tmp_path):
     assert len(set(uninterrupted["history"]["loss"])) == 5, "five epochs of real training, each loss different"
 
 
-def interrupt_in_epoch_3(out, signal_number):
-    """Start a run, wait until it is in the middle of epoch 3, send it `signal_number`; return its output."""
-    process = start_run(out, "--pause-in-epoch", "3")
-    deadline = time.monotonic() + 240
-    while not (out / "paused").exists():
-        assert process.poll() is None and time.monotonic() < deadline, "the run ended before epoch 3"
+def interrupt(out, signal_number, *options):
+    """Start a run with `options`, wait until it pauses where they say, send it `signal_number`; return its output."""
+    process = start_run(out, *options)
+    while not (out / "paused").exists():  # the run reaches its pause, or ends and fails the test
+        assert process.poll() is None, f"the run ended before its pause: {process.communicate()[0]}"
         time.sleep(0.1)
     process.send_signal(signal_number)
     output, _ = process.communicate(timeout=60)
@@ -86,7 +85,7 @@ def interrupt_in_epoch_3(out, signal_number):
 def test_a_run_killed_in_epoch_3_continues_and_ends_like_an_uninterrupted_one(uninterrupted, tmp_path,
                                                                              signal_number):
     (tmp_path / "model.keras").write_bytes(b"the previous model")
-    output = interrupt_in_epoch_3(tmp_path, signal_number)
+    output = interrupt(tmp_path, signal_number, "--pause-in-epoch", "3")
     if signal_number == signal.SIGINT:
         assert "Interrupted. Finished epochs saved in" in output and ": 2 of 5." in output
     assert oh.epochs_done(tmp_path / "backup") == 2, "the backup holds the last finished epoch"
@@ -101,3 +100,23 @@ def test_a_run_killed_in_epoch_3_continues_and_ends_like_an_uninterrupted_one(un
     assert_same_arrays(resumed["model"], uninterrupted["model"])
     np.testing.assert_array_equal(resumed["logits"], uninterrupted["logits"])
     assert not (tmp_path / "backup").exists(), "a finished run removes its backup"
+
+
+@pytest.mark.parametrize("name, from_epoch, epochs_kept", [
+    ("latest.weights.h5", 3, 2),  # BackupAndRestore's backup of epoch 3: Keras keeps the one before
+    ("best.partial.keras", 1, 0),  # ModelCheckpoint's first best epoch, before MoveIntoPlace moves it
+    (".model.keras.", 1, 5),  # oh.save_model's temporary copy of the final model, after the last epoch
+], ids=["backup", "best model", "final model"])
+def test_a_run_killed_while_saving_keeps_the_old_model_and_continues_like_an_uninterrupted_one(
+        uninterrupted, tmp_path, name, from_epoch, epochs_kept):
+    (tmp_path / "model.keras").write_bytes(b"the previous model")
+    interrupt(tmp_path, signal.SIGKILL, "--pause-in-save", name, "--from-epoch", str(from_epoch))
+    assert (tmp_path / "model.keras").read_bytes() == b"the previous model", "the old model stays whole"
+    assert oh.epochs_done(tmp_path / "backup") == epochs_kept, "the last good backup is kept"
+    output = finish_run(tmp_path)
+    assert "corrupt" not in output
+    resumed = read_run(tmp_path)
+    assert resumed["history"] == uninterrupted["history"]
+    assert_same_arrays(resumed["model"], uninterrupted["model"])
+    np.testing.assert_array_equal(resumed["logits"], uninterrupted["logits"])
+    assert not (tmp_path / "backup").exists(), "a finished run removes the backup folder it made"

@@ -3,7 +3,9 @@
 It draws and saves a small dataset, trains a tiny model for 5 epochs with a backup in OUT/backup, and
 writes OUT/model.keras, OUT/final_state.npz (last epoch's variables and the optimizer's),
 OUT/history.json and OUT/logits.npy. With --pause-in-epoch K it stops, in the
-middle of epoch K, to wait for the test to kill it, after touching OUT/paused.
+middle of epoch K, to wait for the test to kill it, after touching OUT/paused. With --pause-in-save NAME
+[--from-epoch K] it stops in the middle of the first save (by Keras or oh.save_model) of a file whose name holds
+NAME, from epoch K on, after writing half a file there, as a kill during the write would leave it.
 """
 
 import argparse
@@ -34,9 +36,41 @@ class PauseInEpoch(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.current == self.epoch and batch == 1:
-            self.marker.touch()
-            while True:
-                time.sleep(0.1)
+            wait_forever(self.marker)
+
+
+def wait_forever(marker):
+    """Touch `marker`, for the test to see, and wait to be killed."""
+    marker.touch()
+    while True:
+        time.sleep(0.1)
+
+
+class PauseInSave(keras.callbacks.Callback):
+    """Pause half-way through the first save of a file whose name holds `name`, from epoch `from_epoch` on."""
+
+    def __init__(self, name, from_epoch, marker):
+        super().__init__()
+        self.name, self.from_epoch, self.marker, self.current = name, from_epoch, marker, 0
+        for method in ("save", "save_weights"):
+            self.trap(method)
+
+    def trap(self, method):
+        original = getattr(keras.Model, method)
+
+        def save(model, filepath, *args, **kwargs):
+            if self.name in Path(filepath).name and self.current >= self.from_epoch:
+                Path(filepath).write_bytes(b"half a file")
+                wait_forever(self.marker)
+            return original(model, filepath, *args, **kwargs)
+
+        setattr(keras.Model, method, save)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch + 1
+
+    def on_train_end(self, logs=None):
+        self.current = NUM_EPOCHS + 1  # the final model's save comes after training ends
 
 
 class SaveFinalState(keras.callbacks.Callback):
@@ -55,6 +89,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
     parser.add_argument("--pause-in-epoch", type=int)
+    parser.add_argument("--pause-in-save")
+    parser.add_argument("--from-epoch", type=int, default=1)
     arguments = parser.parse_args()
     out = arguments.out
     keras.utils.set_random_seed(0)
@@ -64,6 +100,8 @@ def main():
     callbacks = [SaveFinalState(out / "final_state.npz")]
     if arguments.pause_in_epoch is not None:
         callbacks.append(PauseInEpoch(arguments.pause_in_epoch, out / "paused"))
+    if arguments.pause_in_save is not None:
+        callbacks.append(PauseInSave(arguments.pause_in_save, arguments.from_epoch, out / "paused"))
     batches = oh.array_dataset(images[:64], labels[:64], batch_size=8, seed=0)
     history = oh.train(model, batches, images[64:], labels[64:], epochs=NUM_EPOCHS, learning_rate=1e-2,
                        model_path=out / "model.keras", backup_dir=out / "backup", verbose=0, callbacks=callbacks)

@@ -213,7 +213,7 @@ def test_ctrl_c_on_a_stream_then_training_again_ends_like_an_uninterrupted_run(d
     assert len(resumed_recorder.weights) == 2, "the continued run trained epochs 2 and 3 only"
     for left, right in zip(resumed_recorder.weights[-1], recorder.weights[-1]):
         np.testing.assert_array_equal(left, right)
-    assert not tmp_path.exists(), "a finished run removes its backup"
+    assert list(tmp_path.iterdir()) == [], "a finished run removes its backup, and keeps the folder it did not make"
 
 
 def test_a_backup_is_continued_only_with_the_same_settings(data, tmp_path):
@@ -259,15 +259,37 @@ def test_repeatable_epochs_sets_the_data_epoch_and_the_dropout_state_from_the_ep
     assert state.tolist() == [9, 4 << 20]
 
 
-def test_repeatable_epochs_passes_over_a_dropout_of_rate_zero(data):
+def test_repeatable_epochs_passes_over_a_dropout_of_rate_zero_and_reseeds_the_others(data):
     train_images, train_labels, _, _ = data
     keras.utils.set_random_seed(0)
-    model = oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4, dropout=0.0)  # Keras gives it no seed
+    inputs = keras.Input((16,))
+    silent = keras.layers.Dropout(0.0, name="silent")(inputs)  # Keras gives a rate of 0 no seed generator
+    model = keras.Model(inputs, keras.layers.Dropout(0.5, name="active")(silent))
     batches = oh.array_dataset(train_images, train_labels, batch_size=8, seed=3)
     callback = oh.RepeatableEpochs(batches, seed=9)
     callback.set_model(model)
     callback.on_epoch_begin(2)
     assert batches.epoch == 2
+    state = keras.ops.convert_to_numpy(model.get_layer("active").seed_generator.state)
+    assert state.tolist() == [9, 2 << 20], "the one dropout that draws is number 0: seed 9 + 0, epoch 2"
+
+
+def dropout_masks(layer, seed, epoch, draws=3):
+    """Return `draws` masks of a Dropout layer after reseeding it from (seed, epoch)."""
+    oh.reseed_dropout(layer, seed, epoch)
+    ones = np.ones((4, 32), np.float32)
+    return [keras.ops.convert_to_numpy(layer(ones, training=True)) for _ in range(draws)]
+
+
+def test_reseed_dropout_repeats_the_masks_of_the_same_seed_and_epoch_only():
+    layer = keras.layers.Dropout(0.5, seed=1)
+    first, again = dropout_masks(layer, 3, 5), dropout_masks(layer, 3, 5)
+    other_epoch, other_seed = dropout_masks(layer, 3, 6), dropout_masks(layer, 4, 5)
+    written_for = (f"oh.reseed_dropout sets Keras' SeedGenerator.state, as in Keras {oh.training.KERAS_WRITTEN_FOR}; "
+                   f"this is Keras {keras.__version__}: check how its Dropout draws its masks")
+    assert all(np.array_equal(left, right) for left, right in zip(first, again)), written_for
+    assert not np.array_equal(first[0], first[1]), written_for
+    assert not np.array_equal(first[0], other_epoch[0]) and not np.array_equal(first[0], other_seed[0]), written_for
 
 
 def test_recomputed_batch_statistics_make_inference_read_as_training_mode_does(data):
@@ -287,3 +309,130 @@ def test_recomputed_batch_statistics_make_inference_read_as_training_mode_does(d
     means = [keras.ops.convert_to_numpy(layer.moving_mean) for layer in norms]
     callback.on_epoch_end(0)  # once an epoch: the validation pass already recomputed them
     assert all(np.array_equal(mean, keras.ops.convert_to_numpy(layer.moving_mean)) for mean, layer in zip(means, norms))
+
+
+def test_the_backup_epoch_is_read_from_keras_own_backup_files(data, tmp_path):
+    train_images, train_labels, _, _ = data
+    model = tiny_model()
+    model.compile(optimizer="adam", loss=oh.CTCLoss())
+    backup = keras.callbacks.BackupAndRestore(tmp_path / "state", delete_checkpoint=False)
+    model.fit(oh.fit_input(oh.array_dataset(train_images, train_labels, batch_size=8)), epochs=2, verbose=0,
+              shuffle=False, callbacks=[backup])
+    assert oh.resume.backup_epoch(tmp_path / "state") == 2, (
+        f"oh.resume.backup_epoch reads BackupAndRestore's training_metadata.json as Keras "
+        f"{oh.resume.KERAS_WRITTEN_FOR} writes it; this is Keras {keras.__version__}: check its backup files "
+        f"{sorted(path.name for path in (tmp_path / 'state').iterdir())}")
+    assert oh.resume.backup_epoch(tmp_path / "nothing") is None
+
+
+def train_into(data, backup_dir, model_path=None, epochs=2, callbacks=()):
+    """Train the tiny model for `epochs` epochs with a backup in `backup_dir`; return its history."""
+    train_images, train_labels, validation_images, validation_labels = data
+    return oh.train(tiny_model(), oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
+                    validation_labels, epochs=epochs, model_path=model_path, backup_dir=backup_dir, verbose=0,
+                    callbacks=list(callbacks))
+
+
+def test_a_backup_dir_holding_other_files_is_refused_before_training_and_left_as_it_was(data, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "thesis.txt").write_text("two years of work")
+    (work / "notes").mkdir()
+    with pytest.raises(ValueError, match=r"work holds files training did not write \(notes, thesis.txt\).*nothing "
+                                         r"was touched.*folder of its own"):
+        train_into(data, work, model_path=work / "reader.keras")
+    assert sorted(path.name for path in work.iterdir()) == ["notes", "thesis.txt"]
+    assert (work / "thesis.txt").read_text() == "two years of work"
+
+
+def test_a_model_path_inside_backup_dir_survives_training_and_its_folder_is_kept(data, tmp_path):
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    (artifacts / "reader.keras").write_bytes(b"the model before")  # the model's own folder, its old file in it
+    history = train_into(data, artifacts, model_path=artifacts / "reader.keras")
+    assert len(history["loss"]) == 2
+    assert [path.name for path in artifacts.iterdir()] == ["reader.keras"], "only training's own files are gone"
+    assert oh.load_model(artifacts / "reader.keras").count_params() == tiny_model().count_params()
+
+
+def test_a_folder_training_made_is_removed_and_one_it_found_is_kept_both_emptied_of_its_files(data, tmp_path):
+    made, found = tmp_path / "made" / "backup", tmp_path / "found"
+    found.mkdir()
+    train_into(data, made)
+    train_into(data, found)
+    assert not made.exists() and (tmp_path / "made").is_dir(), "training removes the folder it made, not its parent"
+    assert found.is_dir() and list(found.iterdir()) == []
+
+
+def test_training_files_left_by_a_run_stopped_before_its_first_backup_are_replaced(data, tmp_path):
+    (tmp_path / oh.LOG_NAME).write_text("epoch,loss\n0,99\n")  # a run stopped in its first epoch left a log
+    history = train_into(data, tmp_path)
+    assert len(history["loss"]) == 2 and 99.0 not in history["loss"], "the old run's figures were not mixed in"
+
+
+def write_fails_at(monkeypatch, target, name):
+    """Make the writer `target` (an object and attribute) raise 'No space left on device' when writing `name`."""
+    import errno
+
+    owner, attribute = target
+    original = getattr(owner, attribute)
+
+    def full_disk(self, filepath, *args, **kwargs):
+        if str(filepath).endswith(name):
+            raise OSError(errno.ENOSPC, "No space left on device", str(filepath))
+        return original(self, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(owner, attribute, full_disk)
+
+
+@pytest.mark.parametrize("name, target", [
+    ("latest.weights.h5", (keras.Model, "save_weights")),  # BackupAndRestore's backup of epoch 2
+    ("best.partial.keras", (keras.Model, "save")),  # ModelCheckpoint's best epoch, before MoveIntoPlace
+], ids=["backup", "best model"])
+def test_a_full_disk_during_an_epoch_save_names_the_cause_and_keeps_the_last_good_backup(data, tmp_path,
+                                                                                       monkeypatch, name, target):
+    model_path = tmp_path / "model.keras"
+    model_path.write_bytes(b"the previous model")
+    scripted = iter([0.25, 0.5, 0.75])  # every epoch better than the one before: ModelCheckpoint saves each
+    monkeypatch.setattr(oh.training, "sequence_accuracy", lambda labels, predictions: next(scripted))
+
+    class FullDiskInEpoch2(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                write_fails_at(monkeypatch, target, name)
+
+    with pytest.raises(OSError, match=rf"Training stopped in epoch 2: writing \S*{name} failed \(No space left on "
+                                      rf"device\); \S*model.keras was left as it was; \S*backup holds the last good "
+                                      rf"backup, 1 finished epochs") as raised:
+        train_into(data, tmp_path / "backup", model_path=model_path, epochs=3, callbacks=[FullDiskInEpoch2()])
+    assert raised.value.errno == 28 and "corrupt" not in str(raised.value)
+    assert model_path.read_bytes() == b"the previous model"
+    assert oh.epochs_done(tmp_path / "backup") == 1
+    monkeypatch.undo()
+    history = train_into(data, tmp_path / "backup", model_path=model_path, epochs=3)  # space again: continue
+    assert len(history["loss"]) == 3
+    assert oh.load_model(model_path).count_params() == tiny_model().count_params()
+
+
+def test_a_full_disk_while_saving_the_final_model_keeps_the_previous_one_and_the_backup(data, tmp_path, monkeypatch):
+    model_path = tmp_path / "model.keras"
+    model_path.write_bytes(b"the previous model")
+
+    class FullDiskAtTheEnd(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            write_fails_at(monkeypatch, (keras.Model, "save"), ".partial.keras")  # oh.save_model's temporary file
+
+    with pytest.raises(OSError, match=r"Training stopped after the last epoch: writing .*partial.keras failed \(No "
+                                      r"space left on device\); .*model.keras was left as it was; .*2 finished"):
+        train_into(data, tmp_path / "backup", model_path=model_path, callbacks=[FullDiskAtTheEnd()])
+    assert model_path.read_bytes() == b"the previous model"
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == [], "no half-written file"
+    assert oh.epochs_done(tmp_path / "backup") == 2 and (tmp_path / "backup" / oh.BEST_NAME).is_file()
+
+
+def test_read_log_skips_a_row_cut_short_by_a_full_disk(tmp_path):
+    log = tmp_path / oh.LOG_NAME
+    log.write_text("epoch,loss,val_accuracy\n0,9.5,0.25\n1,4.25,0.5\n2,3.")  # the disk filled while writing epoch 3
+    assert oh.read_log(log) == {"loss": [9.5, 4.25], "val_accuracy": [0.25, 0.5]}
+    log.write_text("epoch,loss,val_accuracy\n0,9.5,0.25\n1,4.25,0.5\n1,4.0,0.75\n")  # epoch 2 again, after a stop
+    assert oh.read_log(log) == {"loss": [9.5, 4.0], "val_accuracy": [0.25, 0.75]}
