@@ -2,6 +2,7 @@
 
 import contextlib
 import hashlib
+import importlib.metadata
 import json
 import math
 import random
@@ -21,6 +22,7 @@ IMAGE_HEIGHT = 60
 IMAGE_WIDTH = 160
 DATASET_FORMAT = "ocr_helpers.dataset/1"
 _FONT_SIZES_AT_HEIGHT_60 = (42, 50, 56)
+CAPTCHA_WRITTEN_FOR = "0.7.1"  # the captcha version whose `captcha.image` draws every distortion from `secrets`
 
 
 class SeededSecrets:
@@ -41,8 +43,18 @@ class SeededSecrets:
 
 @contextlib.contextmanager
 def seeded_captcha(rng):
-    """Make the captcha library draw its distortions from `rng` inside the block."""
-    original = captcha.image.secrets
+    """Make the captcha library draw its distortions from `rng` inside the block.
+
+    The only code of the package that reaches into the library's private parts: captcha 0.7.1
+    (CAPTCHA_WRITTEN_FOR) draws them from its module attribute `captcha.image.secrets`, swapped here for a
+    seeded stand-in. tests/unit/test_data.py checks that this still makes the images reproducible.
+    """
+    original = getattr(captcha.image, "secrets", None)
+    if original is None:
+        raise ImportError(f"captcha.image has no `secrets` to seed: ocr_helpers was written for captcha "
+                          f"{CAPTCHA_WRITTEN_FOR} and captcha {importlib.metadata.version('captcha')} is "
+                          f"installed. Install the version the course pins: pip install "
+                          f"captcha=={CAPTCHA_WRITTEN_FOR}")
     captcha.image.secrets = SeededSecrets(rng)
     try:
         yield

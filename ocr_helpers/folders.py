@@ -4,23 +4,30 @@ A folder holds one image a CAPTCHA, named after its text (`2b827.png`, the conve
 sets), or any names plus a CSV file of `file,text` rows. Images of any size and colour mode are turned into
 grayscale `uint8` arrays of the model's size: scaled to fit with their aspect ratio kept, then padded with
 their own background colour.
+
+Notebook 07's practice folder, drawn when you have no folder of your own, holds a record of the arguments it was
+drawn with (`.practice.json`), so that it is drawn again, whole, when they change.
 """
 
 import collections
 import csv
 import dataclasses
+import json
 import string
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
 
-from .data import IMAGE_HEIGHT, IMAGE_WIDTH, generate_dataset
-from .files import atomic_write
+from .data import IMAGE_HEIGHT, IMAGE_WIDTH, check_generation_arguments, generate_dataset
+from .files import atomic_folder, atomic_write
 from .labels import encode_labels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
 LABEL_CHARACTERS = string.ascii_letters + string.digits
+PRACTICE_CHARSET = "2345678bcdefgmnpwxy"
+PRACTICE_RECORD = ".practice.json"  # hidden, so that load_folder does not take it for an image
+PRACTICE_FORMAT = "ocr_helpers.practice/1"
 
 
 @dataclasses.dataclass
@@ -239,10 +246,25 @@ def add_line_and_blur(images, seed=0, blur=1.0):
     return np.stack(roughened)
 
 
-def draw_real_looking(num_samples, seed=0, charset="2345678bcdefgmnpwxy", label_length=5, height=50, width=200):
+def draw_real_looking(num_samples, seed=0, charset=PRACTICE_CHARSET, label_length=5, height=50, width=200):
     """Draw CAPTCHAs that look like a site's: another size and character set than notebook 01's, a line, a blur."""
     images, labels = generate_dataset(num_samples, seed, charset, label_length, height, width, progress=False)
     return add_line_and_blur(images, seed), labels
+
+
+def write_image(path, image, mode="RGB"):
+    """Write one uint8 image as a PNG file at `path`, converted to `mode`, atomically."""
+    with atomic_write(path) as file:
+        Image.fromarray(image).convert(mode).save(file, format="PNG")
+
+
+def write_images(folder, images, labels, mode="RGB"):
+    """Write each image into `folder` as a PNG named after its label (the second image of a label `2b827_2.png`)."""
+    seen = collections.Counter()
+    for image, label in zip(images, labels):
+        seen[label] += 1
+        name = label if seen[label] == 1 else f"{label}_{seen[label]}"
+        write_image(Path(folder) / f"{name}.png", image, mode)
 
 
 def export_folder(folder, images, labels, mode="RGB"):
@@ -250,10 +272,83 @@ def export_folder(folder, images, labels, mode="RGB"):
     folder = Path(folder)
     if folder.is_dir() and any(folder.iterdir()):
         raise ValueError(f"The folder {folder} is not empty: export into a new folder, so no file is overwritten.")
-    seen = collections.Counter()
-    for image, label in zip(images, labels):
-        seen[label] += 1
-        name = label if seen[label] == 1 else f"{label}_{seen[label]}"
-        with atomic_write(folder / f"{name}.png") as file:
-            Image.fromarray(image).convert(mode).save(file, format="PNG")
+    write_images(folder, images, labels, mode)
+    return folder
+
+
+def practice_info(num_samples, seed, charset, label_length, height, width):
+    """Describe how a practice folder is drawn, as its record file holds it."""
+    return {"format": PRACTICE_FORMAT, "num_samples": int(num_samples), "seed": seed, "charset": "".join(charset),
+            "label_length": int(label_length), "height": int(height), "width": int(width)}
+
+
+def read_practice_record(folder):
+    """Return the record of a practice folder as a dict, {} if it cannot be read, None if there is none."""
+    path = Path(folder) / PRACTICE_RECORD
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def record_changes(recorded, wanted):
+    """Return what differs between two records, as `name old -> new` parts (`seed 2024 -> 7`)."""
+    return [f"{name} {recorded.get(name)!r} -> {value!r}" for name, value in wanted.items()
+            if recorded.get(name) != value and name != "format"]
+
+
+def redraw_reason(folder, wanted):
+    """Return why the practice folder must be drawn (None if it holds what `wanted` describes); refuse, with a
+    ValueError, to replace a folder the course did not draw."""
+    if not folder.exists():
+        return "there is no folder yet"
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is a file, not a folder: give practice_folder a path where a folder can be "
+                         f"drawn, or move the file away.")
+    recorded = read_practice_record(folder)
+    if recorded is None:
+        if any(folder.iterdir()):
+            raise ValueError(f"The folder {folder} holds files but no record {PRACTICE_RECORD}, so the course did "
+                             f"not draw it and will not replace it. To train on these images, give it as your "
+                             f"folder (notebook 07: folder = '{folder}'); to draw the practice set, give another "
+                             f"path (practice_folder) or move the files away. A practice folder drawn by an older "
+                             f"version of the course has no record either: delete it to have it drawn again.")
+        return "the folder is empty"
+    if recorded.get("format") != PRACTICE_FORMAT:
+        return f"its record {PRACTICE_RECORD} is unreadable or of another version"
+    differences = record_changes(recorded, wanted)
+    return f"changed since it was drawn: {', '.join(differences)}" if differences else None
+
+
+def draw_practice(folder, info):
+    """Draw the practice CAPTCHAs `info` describes and write them, with their record, into a staging folder that
+    takes the place of `folder` only once it is complete: a stop half-way leaves the old folder as it was."""
+    images, labels = draw_real_looking(info["num_samples"], info["seed"], info["charset"], info["label_length"],
+                                       info["height"], info["width"])
+    with atomic_folder(folder) as staged:
+        write_images(staged, images, labels)
+        with atomic_write(staged / PRACTICE_RECORD, "w") as file:
+            json.dump(info, file, indent=1)
+
+
+def load_or_draw_practice(folder, num_samples, seed=0, charset=PRACTICE_CHARSET, label_length=5, height=50,
+                          width=200):
+    """Return `folder` holding `num_samples` practice CAPTCHAs drawn with these arguments (oh.draw_real_looking).
+
+    The folder keeps a record of its arguments: it is reused while they match, and drawn again, atomically, when
+    one changes or the record is missing. A folder without the record that holds files was not drawn here: it is
+    never replaced, a ValueError says what to do instead.
+    """
+    check_generation_arguments(num_samples, charset, label_length, height, width)
+    folder = Path(folder)
+    wanted = practice_info(num_samples, seed, charset, label_length, height, width)
+    reason = redraw_reason(folder, wanted)
+    if reason is None:
+        print(f"Reusing the {num_samples:,} practice CAPTCHAs in {folder}: its record shows the same arguments")
+        return folder
+    print(f"Drawing {num_samples:,} practice CAPTCHAs into {folder} ({reason})")
+    draw_practice(folder, wanted)
     return folder

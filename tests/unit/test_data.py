@@ -1,6 +1,11 @@
+import importlib.metadata
+import inspect
 import os
+import random
+import secrets
 import zipfile
 
+import captcha.image
 import numpy as np
 import pytest
 
@@ -191,3 +196,27 @@ def test_plot_samples_draws_one_titled_axis_per_image(small_dataset):
     assert titles == labels[:6]
     with pytest.raises(ValueError, match="no images"):
         oh.plot_samples(images[:0], [])
+
+
+def test_the_seeded_stand_in_still_steers_the_captcha_library():
+    """oh.data.seeded_captcha reaches into the library: check, on the installed version, what it relies on."""
+    versions = (f"ocr_helpers.data was written for captcha {oh.data.CAPTCHA_WRITTEN_FOR} and captcha "
+                f"{importlib.metadata.version('captcha')} is installed")
+    assert inspect.ismodule(getattr(captcha.image, "secrets", None)), (
+        f"{versions}: captcha.image no longer has the module attribute `secrets` that seeded_captcha replaces")
+    generator = oh.data.captcha_generator()
+
+    def draw(seed=None):
+        if seed is None:
+            return np.asarray(generator.generate_image("ab12C"))
+        with oh.data.seeded_captcha(random.Random(seed)):
+            return np.asarray(generator.generate_image("ab12C"))
+
+    assert np.array_equal(draw(seed=1), draw(seed=1)), (
+        f"{versions}: the same seed drew different images, so the library draws from something else than "
+        f"`captcha.image.secrets`: change seeded_captcha to seed that")
+    assert not np.array_equal(draw(seed=1), draw(seed=2)), f"{versions}: two seeds drew the same image"
+    assert not np.array_equal(draw(), draw()), (
+        f"{versions}: without the stand-in the library drew the same image twice, so it no longer draws at random "
+        f"from `secrets`")
+    assert captcha.image.secrets is secrets, "seeded_captcha must put the real module back"

@@ -1,7 +1,9 @@
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -133,7 +135,117 @@ def test_labels_of_different_lengths_train_and_read_with_the_folders_charset(tmp
     model = oh.build_model(charset=loaded.charset, filters=(4, 8, 8), dense_units=8, rnn_units=4)
     data = oh.array_dataset(loaded.images[:16], loaded.labels[:16], batch_size=8, charset=loaded.charset,
                             augment=True)
-    history = oh.train(model, data, loaded.images[16:], loaded.labels[16:], epochs=2, verbose=0)
-    assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))
-    readings = oh.predict_text(model, loaded.images[16:])
-    assert len(readings) == 8 and all(set(text) <= set(loaded.charset) for text in readings)
+    validation_images, validation_labels = loaded.images[16:], loaded.labels[16:]
+    history = oh.train(model, data, validation_images, validation_labels, epochs=2, verbose=0)
+    assert sorted({len(label) for label in validation_labels}) == [3, 4, 5]
+    # Padded with 0 to 5 characters, each label must cost what the forward algorithm gives for it alone: a loss that
+    # took the padding for characters, or every label for the longest, would be finite and still wrong.
+    logits = oh.predict_logits(model, validation_images)
+    encoded = oh.encode_labels(validation_labels, loaded.charset, 5)
+    padded = keras.ops.convert_to_numpy(oh.CTCLoss(reduction=None)(encoded, logits))
+    alone = [oh.ctc_loss_numpy(row[:len(label)], sample)
+             for row, label, sample in zip(encoded, validation_labels, logits)]
+    np.testing.assert_allclose(padded, alone, rtol=1e-4)
+    every_label_full = oh.ctc_loss(encoded, logits, np.full(8, 5), np.full(8, logits.shape[1]))
+    assert not np.allclose(keras.ops.convert_to_numpy(every_label_full), alone, rtol=1e-4), "the check can fail"
+    best = int(np.argmax(history["val_accuracy"]))  # the epoch oh.train kept: fit averaged the same losses
+    assert history["val_loss"][best] == pytest.approx(np.mean(alone), rel=1e-4)
+    readings = oh.predict_text(model, validation_images)
+    assert oh.model_charset(model) == loaded.charset == "789xyz"
+    assert readings == oh.greedy_decode(logits, loaded.charset), "read with the folder's characters, not CHARSET's"
+
+
+@pytest.fixture
+def one_worker(monkeypatch):
+    """Draw in this process: starting worker processes would take longer than drawing a few images."""
+    monkeypatch.setattr(oh.data, "default_num_workers", lambda: 1)
+
+
+def practice_state(folder):
+    """Return {name: (inode, mtime, bytes)} of every file in `folder`, the record included."""
+    return {path.name: (path.stat().st_ino, path.stat().st_mtime_ns, path.read_bytes()) for path in folder.iterdir()}
+
+
+PRACTICE = dict(num_samples=4, seed=5, charset="abc123", label_length=4, height=30, width=100)
+
+
+def test_the_practice_folder_is_drawn_once_with_a_record_and_then_reused(one_worker, tmp_path, capsys):
+    folder = oh.load_or_draw_practice(tmp_path / "practice", **PRACTICE)
+    assert "Drawing 4 practice CAPTCHAs" in capsys.readouterr().out
+    record = json.loads((folder / ".practice.json").read_text())
+    assert {key: record[key] for key in PRACTICE} == PRACTICE
+    images, labels = oh.draw_real_looking(*PRACTICE.values())
+    loaded = oh.load_folder(folder, height=30, width=100)
+    assert sorted(loaded.labels) == sorted(labels) and loaded.problems == [], "the record is not read as an image"
+    np.testing.assert_array_equal(loaded.images[np.argsort(loaded.labels)], images[np.argsort(labels)])
+    before, inode = practice_state(folder), folder.stat().st_ino
+    assert oh.load_or_draw_practice(tmp_path / "practice", **PRACTICE) == folder
+    assert "Reusing the 4 practice CAPTCHAs" in capsys.readouterr().out
+    assert practice_state(folder) == before and folder.stat().st_ino == inode, "reused, not drawn again"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["practice"]
+
+
+@pytest.mark.parametrize("name, value, change", [("seed", 6, "seed 5 -> 6"), ("num_samples", 3, "num_samples 4 -> 3"),
+                                                 ("charset", "xyz", "charset 'abc123' -> 'xyz'"),
+                                                 ("label_length", 3, "label_length 4 -> 3"),
+                                                 ("height", 40, "height 30 -> 40"), ("width", 90, "width 100 -> 90")])
+def test_a_changed_argument_draws_the_practice_folder_again(one_worker, tmp_path, capsys, name, value, change):
+    folder = oh.load_or_draw_practice(tmp_path / "practice", **PRACTICE)
+    changed = {**PRACTICE, name: value}
+    capsys.readouterr()
+    oh.load_or_draw_practice(folder, **changed)
+    assert f"(changed since it was drawn: {change})" in capsys.readouterr().out
+    _, labels = oh.draw_real_looking(*changed.values())
+    assert sorted(path.name for path in folder.glob("*.png")) == sorted(f"{label}.png" for label in labels)
+    with Image.open(folder / f"{labels[0]}.png") as image:
+        assert image.size == (changed["width"], changed["height"])
+    assert {key: value for key, value in json.loads((folder / ".practice.json").read_text()).items()
+            if key in changed} == changed
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["practice"], "no staging folder is left beside it"
+
+
+def test_a_missing_or_unreadable_record_of_an_empty_or_drawn_folder_draws_it(one_worker, tmp_path, capsys):
+    (tmp_path / "practice").mkdir()
+    folder = oh.load_or_draw_practice(tmp_path / "practice", **PRACTICE)
+    assert "(the folder is empty)" in capsys.readouterr().out and len(list(folder.glob("*.png"))) == 4
+    (folder / ".practice.json").write_text("{half a rec")
+    oh.load_or_draw_practice(folder, **PRACTICE)
+    assert "unreadable or of another version" in capsys.readouterr().out
+    assert json.loads((folder / ".practice.json").read_text())["seed"] == 5
+
+
+def test_a_failure_half_way_through_a_redraw_leaves_the_old_folder_whole(one_worker, tmp_path, monkeypatch):
+    folder = oh.load_or_draw_practice(tmp_path / "practice", **PRACTICE)
+    before = practice_state(folder)
+    written = []
+
+    def write_then_fail(path, image, mode="RGB"):
+        if len(written) == 2:
+            raise OSError("No space left on device")
+        written.append(path)
+        original(path, image, mode)
+
+    original = oh.folders.write_image
+    monkeypatch.setattr(oh.folders, "write_image", write_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        oh.load_or_draw_practice(folder, **{**PRACTICE, "seed": 6})
+    assert len(written) == 2 and all(path.parent != folder for path in written), "the new files went to staging"
+    assert practice_state(folder) == before, "the old images and their record are as they were"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["practice"], "the staging folder is removed"
+
+
+def test_a_folder_the_course_did_not_draw_is_refused_and_left_alone(tmp_path, monkeypatch):
+    folder = tmp_path / "my_captchas"
+    folder.mkdir()
+    (folder / "2b827.png").write_bytes(b"my own image")
+    monkeypatch.setattr(oh.folders, "draw_real_looking", lambda *arguments: pytest.fail("nothing may be drawn"))
+    with pytest.raises(ValueError, match=r"my_captchas holds files but no record \.practice\.json.*folder = "):
+        oh.load_or_draw_practice(folder, **PRACTICE)
+    assert [path.name for path in folder.iterdir()] == ["2b827.png"]
+    assert (folder / "2b827.png").read_bytes() == b"my own image"
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        oh.load_or_draw_practice(tmp_path / "a_file", **PRACTICE)
+    with pytest.raises(ValueError, match="label_length must be at least 1"):
+        oh.load_or_draw_practice(tmp_path / "new", **{**PRACTICE, "label_length": 0})
+    assert not (tmp_path / "new").exists()
