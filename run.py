@@ -8,6 +8,7 @@ Needs only Python 3.11+: the first run creates `.venv/` and installs requirement
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ TEST_BUILD = ROOT / "build" / "test-notebooks"
 BACKENDS = ("tensorflow", "jax")  # the Keras backends the course runs and is tested on; the first is the default
 DEFAULT_MODEL = ROOT / "artifacts" / "captcha_ocr.keras"  # notebook 06 saves it
 PROGRESS_FROM = 100  # `read` shows a progress bar on stderr for more files than this
+PIPE_CLOSED = 141  # `read`'s exit code when its stdout closes early (`| head`): 128 + SIGPIPE, as a shell gives `cat`
 
 
 def say(message, file=None):
@@ -36,6 +38,15 @@ def run(*command, **options):
     """Run a command, echoing it (to the file `echo`, stdout by default), and return its exit code."""
     say(" ".join(str(part) for part in command), options.pop("echo", None))
     return subprocess.call([str(part) for part in command], cwd=options.pop("cwd", ROOT), **options)
+
+
+def files_module():
+    """Load ocr_helpers/files.py, the course's atomic writers, by its path: `import ocr_helpers` needs NumPy, which
+    .venv may not hold yet."""
+    spec = importlib.util.spec_from_file_location("ocr_course_files", ROOT / "ocr_helpers" / "files.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def install_stamp(gpu=False):
@@ -99,9 +110,8 @@ def ensure_environment(log=None, gpu=False):
         sys.exit(f"run.py: installing the requirements failed (exit {code}); see pip's message above.")
     if gpu:
         GPU_MARKER.write_text("TensorFlow with CUDA, installed by run.py setup --gpu\n")
-    staged = STAMP.with_suffix(".partial")
-    staged.write_text(stamp)
-    os.replace(staged, STAMP)  # a stamp is whole or absent, never half-written
+    with files_module().atomic_write(STAMP, "w") as file:  # a stamp is whole or absent, never half-written
+        file.write(stamp)
 
 
 def setup(arguments):
@@ -235,7 +245,8 @@ def read_parser():
         "mode: one `file<TAB>text<TAB>confidence` row per image on stdout. The confidence (0..1) is the product "
         "over time steps of the largest softmax probability, the probability of the path greedy decoding reads: "
         "check readings with a low one by hand. Files that cannot be decoded are listed on stderr at the end "
-        "(exit code 1); a missing model, path or an empty folder stops at once (exit code 2).")
+        "(exit code 1); a missing model, path or an empty folder stops at once (exit code 2). If stdout closes "
+        "early (`| head`), the printing stops quietly, --csv is still written, and the exit code is 141.")
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="an image file, or a folder: its image files (not its subfolders') in name order")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
@@ -280,9 +291,7 @@ def read_and_print(options):
         rows, failures = oh.read_files(model, paths, options.batch_size, progress=len(paths) > PROGRESS_FROM)
     except (OSError, ValueError) as error:
         return complain(error)
-    for row in rows:
-        print("\t".join(oh.reading_fields(row)))
-    sys.stdout.flush()
+    printed = print_rows(oh.reading_fields(row) for row in rows)
     if options.csv is not None:
         try:
             oh.write_readings_csv(options.csv, rows)
@@ -293,7 +302,24 @@ def read_and_print(options):
     if failures:
         print(f"run.py read: {len(failures)} of {len(paths)} files could not be read (listed above); the other "
               f"{len(rows)} were read.", file=sys.stderr, flush=True)
+    if not printed:
+        return PIPE_CLOSED
     return 1 if failures else 0
+
+
+def print_rows(rows):
+    """Print tab-separated rows on stdout; return False, quietly, if the reader of a pipe closed it (`| head`)."""
+    try:
+        for row in rows:
+            print("\t".join(row))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # what is left in stdout's buffer goes to os.devnull, so Python's flush at exit raises no second error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return False
+    return True
 
 
 def main():

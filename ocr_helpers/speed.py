@@ -75,12 +75,25 @@ def batch_rate(batches, num_batches=10, warmup_batches=1):
 
 def fit_rate(model, data, num_batches=20, warmup_batches=5):
     """Return training steps a second of model.fit on `data`, timed in one call after `warmup_batches`."""
+    check_fit_batches(num_batches, warmup_batches)
     check_compiled(model)
     times = []
     clock = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: times.append(time.perf_counter()))
     model.fit(data, epochs=1, steps_per_epoch=warmup_batches + num_batches, callbacks=[clock], shuffle=False,
               verbose=0)
+    if len(times) < warmup_batches + num_batches:
+        raise ValueError(f"`data` ran out after {len(times)} batches, but fit_rate needs warmup_batches + num_batches "
+                         f"= {warmup_batches + num_batches}: give more data or time fewer batches.")
     return num_batches / (times[-1] - times[warmup_batches - 1])
+
+
+def check_fit_batches(num_batches, warmup_batches):
+    """Raise ValueError unless fit_rate has a warm-up batch to start its clock at and a batch to time."""
+    if num_batches < 1:
+        raise ValueError(f"num_batches must be at least 1, got {num_batches}: fit_rate needs a batch to time.")
+    if warmup_batches < 1:
+        raise ValueError(f"warmup_batches must be at least 1, got {warmup_batches}: fit_rate starts its clock when "
+                         f"the last warm-up batch ends (the first batch also builds the training step).")
 
 
 def reading_speed(model, images, num_rounds=3, num_single_images=50):

@@ -4,10 +4,12 @@ The reports are made from the series executed at test parameters, as `run.py rep
 image on the index and on one report must lead to a file that exists, Chromium must render the index (its DOM
 holds every notebook's title), and screenshots go to build/browser/ for a person to look at.
 `python3 run.py test` installs Debian's chromium first where it can (root and apt-get); elsewhere, without a
-chromium on the PATH, the test is skipped and says why.
+chromium on the PATH, the test is skipped and says why, except under CI=true, where it fails: a CI job that
+skipped it would pass without ever opening a report.
 """
 
 import html.parser
+import os
 import shutil
 import subprocess
 import sys
@@ -61,8 +63,22 @@ def missing_targets(page, targets):
     return missing
 
 
+MISSING_CHROMIUM = ("no chromium on the PATH: install Debian's (`apt-get install chromium`) or your system's "
+                    "chromium package; `python3 run.py test` installs Debian's where it can (root, apt-get)")
+
+
 def chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def require_chromium():
+    """Return the path of chromium; without one, skip the test, or fail it under CI=true, saying how to install it."""
+    browser = chromium()
+    if browser is None and os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true, so the reports must be opened in a browser, but there is {MISSING_CHROMIUM}.")
+    if browser is None:
+        pytest.skip(MISSING_CHROMIUM)
+    return browser
 
 
 def browse(browser, page, tmp_path, *arguments):
@@ -112,9 +128,7 @@ def test_the_index_shows_a_thumbnail_and_a_headline_for_the_notebooks_that_have_
 
 
 def test_chromium_renders_the_index_and_a_report_and_screenshots_them(reports, tmp_path):
-    browser = chromium()
-    if browser is None:
-        pytest.skip("no chromium on the PATH: `python3 run.py test` installs Debian's where it can (root, apt-get)")
+    browser = require_chromium()
     dom = browse(browser, reports / "index.html", tmp_path, "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     for notebook in NOTEBOOKS:
@@ -127,3 +141,12 @@ def test_chromium_renders_the_index_and_a_report_and_screenshots_them(reports, t
             assert picture.size == (1280, 2000)
             low, high = picture.convert("L").getextrema()
             assert high - low > 100, f"{shot} is blank"
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception)],
+                         ids=["CI=true fails", "elsewhere skips"])
+def test_a_missing_chromium_fails_under_ci_and_skips_elsewhere(ci, outcome, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match=r"no chromium on the PATH: install Debian's \(`apt-get install chromium`\)"):
+        require_chromium()

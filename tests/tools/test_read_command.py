@@ -2,7 +2,7 @@
 
 An untrained model reads garbage, but the same garbage as oh.predict_text on the same fitted images, which is
 what these tests check. Most checks call the package and run.py's functions directly; the command line runs
-as a subprocess three times, once with an ONNX export.
+as a subprocess four times: once with an ONNX export, once into a pipe closed after its first line.
 """
 
 import csv
@@ -172,3 +172,25 @@ def test_read_command_reads_an_onnx_export_like_its_keras_model_without_importin
     assert [row[:2] for row in rows] == [[file, text] for file, text, _ in expected]
     assert [float(row[2]) for row in rows] == pytest.approx([sure for *_, sure in expected], abs=2e-4)
     assert done.stderr.splitlines()[-1] == "no keras"
+
+
+def test_read_command_stops_quietly_when_its_pipe_closes_and_still_writes_the_csv(model_path, folder, tmp_path):
+    many = tmp_path / "many"
+    many.mkdir()
+    picture = (folder / "b_gray.png").read_bytes()
+    for index in range(600):  # rows of over 200 characters: 600 of them fill more than a pipe's 64 KiB
+        (many / f"{index:03d}_{'x' * 200}.png").write_bytes(picture)
+    out_csv = tmp_path / "readings.csv"
+    pipe_out, pipe_in = os.pipe()
+    first_line = "import sys\nsys.stdout.write(sys.stdin.readline())"  # `head -1`
+    head = subprocess.Popen([sys.executable, "-c", first_line], stdin=pipe_out, stdout=subprocess.PIPE, text=True)
+    reader = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "read", str(many), "--model", str(model_path),
+                               "--csv", str(out_csv)], stdout=pipe_in, stderr=subprocess.PIPE, text=True)
+    os.close(pipe_out), os.close(pipe_in)  # the pipe is the two processes' alone: it closes when `head` ends
+    shown, _ = head.communicate(timeout=300)
+    _, stderr = reader.communicate(timeout=300)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert reader.returncode == run_py.PIPE_CLOSED, f"the pipe never closed on the reader:\n{stderr}"
+    assert shown.split("\t")[0] == str(many / f"000_{'x' * 200}.png") and shown.count("\n") == 1
+    with open(out_csv, newline="") as file:
+        assert len(list(csv.reader(file))) == 1 + 600, "the CSV holds every row"

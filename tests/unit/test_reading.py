@@ -3,7 +3,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import collections
-import time
 
 import keras
 import numpy as np
@@ -12,10 +11,33 @@ import pytest
 import ocr_helpers as oh
 
 
+SPELLED = "AB1"  # the spelling model's characters; class 0 is the blank
+
+
+def spelling_model():
+    """A reader of 60x160 images whose time steps are the image columns: a column with a white pixel in row r
+    reads SPELLED[r], a column without one the blank."""
+    images = keras.Input((60, 160), dtype="uint8")
+    columns = keras.layers.Permute((2, 1))(keras.layers.Rescaling(1 / 255)(images))  # (160 time steps, 60 rows)
+    output = oh.CharsetLogits(SPELLED, name="logits")
+    model = keras.Model(images, output(columns))
+    kernel = np.zeros((60, 1 + len(SPELLED)), np.float32)
+    kernel[np.arange(len(SPELLED)), np.arange(1, 1 + len(SPELLED))] = 40.0  # a white pixel in row r: character r
+    output.set_weights([kernel, np.array([20.0] + [0.0] * len(SPELLED), np.float32)])  # else the blank, all but sure
+    return model
+
+
+def spelled_image(text):
+    """A 60x160 uint8 image the spelling model reads as `text`: each character three columns wide, gaps between."""
+    image = np.zeros((60, 160), np.uint8)
+    for position, char in enumerate(text):
+        image[SPELLED.index(char), 10 + 6 * position:13 + 6 * position] = 255
+    return image
+
+
 @pytest.fixture(scope="module")
 def model():
-    keras.utils.set_random_seed(0)
-    return oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)
+    return spelling_model()
 
 
 def test_edit_distance_and_character_error_rate():
@@ -50,12 +72,15 @@ def test_beam_search_finds_the_label_greedy_decoding_misses():
 
 
 def test_predict_text_reads_a_batch_and_one_image(model):
-    images, _ = oh.generate_dataset(5, seed=2, num_workers=1, progress=False)
-    texts = oh.predict_text(model, images, batch_size=2)
-    assert len(texts) == 5 and all(isinstance(text, str) and len(text) <= model.output_shape[1] for text in texts)
-    assert set("".join(texts)) <= set(oh.CHARSET)
-    assert oh.predict_text(model, images[3:4]) == texts[3:4]
-    assert texts == oh.greedy_decode(model.predict(images, verbose=0))
+    texts = ["AB1", "1BA", "AAB", "", "B11A"]
+    images = np.stack([spelled_image(text) for text in texts])
+    logits = oh.predict_logits(model, images, batch_size=2)
+    assert logits.shape == (5, 160, 4)
+    assert list(logits[0, 10]) == pytest.approx([20, 40, 0, 0]), "column 10 of 'AB1' is an A"
+    assert oh.predict_text(model, images, batch_size=2) == texts
+    assert oh.predict_text(model, images[2:3]) == ["AAB"]
+    assert oh.predict_text(model, images, beam_width=3) == texts, "the logits leave no doubt, so beams agree"
+    assert oh.predict_text(model, images, charset="XYZ") == ["XYZ", "ZYX", "XXY", "", "YZZX"], "a charset given wins"
 
 
 def test_predict_text_passes_the_beam_width_and_reads_the_models_own_charset():
@@ -82,15 +107,29 @@ def test_predict_text_refuses_wrong_size_and_dtype(model):
 
 
 
-def test_reading_speed_times_batches_and_single_images(monkeypatch):
-    calls = []
+class FakeClock:
+    """Stands in for the time module in ocr_helpers.speed: time moves only when the fake reader says so."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def test_reading_speed_gives_the_medians_of_the_timed_calls(monkeypatch):
+    clock, calls = FakeClock(), []
+    # the warm-up call (never timed), three rounds on all 40 images, then three single images
+    seconds = iter([5.0, 0.2, 0.1, 0.4, 0.003, 0.001, 0.010])
 
     def fake_predict_text(model, images):
         calls.append(len(images))
-        time.sleep(0.01)
+        clock.now += next(seconds)
         return [""] * len(images)
 
+    monkeypatch.setattr(oh.speed, "time", clock)
     monkeypatch.setattr(oh.reading, "predict_text", fake_predict_text)
-    batched, single = oh.reading_speed(None, np.zeros((40, 60, 160), np.uint8), num_rounds=2, num_single_images=3)
-    assert calls == [1, 40, 40, 1, 1, 1], "a warm-up, the rounds on every image, then one image at a time"
-    assert 1_000 < batched <= 4_000 and 0.01 <= single < 0.05
+    batched, single = oh.reading_speed(None, np.zeros((40, 60, 160), np.uint8), num_rounds=3, num_single_images=3)
+    assert calls == [1, 40, 40, 40, 1, 1, 1], "a warm-up, the rounds on every image, then one image at a time"
+    # rounds of 200, 400 and 100 images a second, single images in 3, 1 and 10 ms (means: 233 and 4.7 ms)
+    assert (batched, single) == (pytest.approx(200), pytest.approx(0.003))
