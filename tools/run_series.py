@@ -11,7 +11,10 @@ import ast
 import base64
 import datetime
 import html
+import importlib.metadata
 import json
+import os
+import platform
 import re
 import shutil
 import sys
@@ -132,30 +135,67 @@ def summarize(notebook, name, output):
     return {"headline": headline(notebook), "thumbnail": thumbnail}
 
 
+def cpu_model():
+    """Return the processor's model name (from /proc/cpuinfo on Linux), or the platform's word for it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_version(*names):
+    """Return the installed version of the first of `names` installed, or None."""
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def machine_summary():
+    """Return one line on what ran the series: processor, cores, Keras backend and the libraries' versions."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    versions = {"Keras": package_version("keras"), "TensorFlow": package_version("tensorflow-cpu", "tensorflow"),
+                "JAX": package_version("jax") if backend == "jax" else None, "captcha": package_version("captcha"),
+                "Python": platform.python_version()}
+    listed = ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+    return f"{cpu_model()}, {os.cpu_count()} cores; Keras backend {backend}; {listed}"
+
+
 def write_index(output, runs):
-    """Write index.html: one row a notebook with its title, status, run time, headline result and thumbnail."""
+    """Write index.html: the machine, then one row a notebook with its title, status, profile, run time, headline
+    result and thumbnail (a click shows the picture at full size)."""
     def row(name, run):
-        picture = (f"<a href='{html.escape(name)}.html'><img src='{html.escape(run['thumbnail'])}' "
-                   f"alt='main picture of {html.escape(name)}'></a>"
+        picture = (f"<a href='{html.escape(run['thumbnail'])}'><img src='{html.escape(run['thumbnail'])}' "
+                   f"alt='main picture of {html.escape(name)}' title='click to enlarge'></a>"
                    if run.get("thumbnail") else "")
         status = html.escape(run.get("status", "ran"))
         return (f"<tr><td><a href='{html.escape(name)}.html'>{html.escape(run['title'])}</a>"
                 f"<div class='name'>{html.escape(name)} · <a href='{html.escape(name)}.ipynb'>ipynb</a></div></td>"
                 f"<td class='{'bad' if status.startswith('failed') else 'good'}'>{status}<div class='name'>"
-                f"{html.escape(run['finished'])}</div></td><td class='time'>{run['seconds']:.0f} s</td>"
+                f"{html.escape(run['finished'])} · {html.escape(run.get('profile', 'defaults'))}</div></td>"
+                f"<td class='time'>{run['seconds'] / 60:.1f} min</td>"
                 f"<td>{html.escape(run.get('headline', ''))}</td><td>{picture}</td></tr>")
 
     rows = "\n".join(row(name, run) for name, run in sorted(runs.items()))
     total = sum(run["seconds"] for run in runs.values())
+    profiles = " and ".join(sorted({run.get("profile", "defaults") for run in runs.values()}))
     write_text(output / "index.html", f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>CAPTCHA OCR course: reports</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:75em}}td,th{{padding:.4em .8em;border-bottom:1px solid #ddd;
-vertical-align:top;text-align:left}}img{{width:16em}}.name{{color:#777;font-size:.85em}}.time{{text-align:right}}
+vertical-align:top;text-align:left}}img{{width:24em}}.name{{color:#777;font-size:.85em}}.time{{text-align:right}}
 .good{{color:#1a7f37}}.bad{{color:#cf222e}}</style>
 </head><body><h1>CAPTCHA OCR course: executed notebooks</h1>
+<p>Ran on {html.escape(machine_summary())}. Profile: {html.escape(profiles)}
+(<code>python3 run.py reports</code> runs the defaults, <code>python3 run.py reports --quick</code> the workshop
+profile). Total run time: <b>{total / 60:.1f} minutes</b>.</p>
 <table><tr><th>Notebook</th><th>Status</th><th>Run time</th><th>Result</th><th>Main picture</th></tr>
 {rows}
-</table><p>Total run time: {total:.0f} s. Made by <code>python3 run.py reports</code>.</p>{solutions_list(output)}
+</table>{solutions_list(output)}
 </body></html>
 """)
 
@@ -170,6 +210,9 @@ STARTUP_LOG = re.compile(r"(WARNING: All log messages before absl::InitializeLog
                          r"|error: 'tfg\.While' op body function argument #\d+ type [^\n]*)\n")
 
 
+TQDM_BAR = re.compile(r"[^\n]*\d+%\|[^\n]*\n?")  # a progress bar's line on stderr: its timings are noise in a report
+
+
 def tidy(notebook, replacements):
     """Coalesce each progress bar to its last state, drop TensorFlow's startup log and empty stream boxes, and
     replace each key of `replacements` (a temporary path) by its value everywhere: sources, outputs and
@@ -179,13 +222,25 @@ def tidy(notebook, replacements):
         if cell.cell_type == "code":
             for output in cell.outputs:
                 if output.output_type == "stream" and output.name == "stderr":
-                    output.text = STARTUP_LOG.sub("", output.text)
+                    output.text = TQDM_BAR.sub("", STARTUP_LOG.sub("", output.text))
             cell.outputs = [output for output in cell.outputs
                             if output.output_type != "stream" or output.text.replace("\r", "").strip()]
     text = nbformat.writes(notebook)
     for old, new in replacements.items():
         text = text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1])
     return nbformat.reads(text, as_version=4)
+
+
+def with_parameters_shown(notebook):
+    """Return a copy of `notebook` whose papermill-injected cell is a markdown note listing the run's parameters."""
+    notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    for index, cell in enumerate(notebook.cells):
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            lines = [line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")]
+            listed = "\n".join(f"- `{line.strip()}`" for line in lines)
+            notebook.cells[index] = nbformat.v4.new_markdown_cell(
+                f"**This run's parameters** (given by `run.py`, they replace the defaults above):\n\n{listed}")
+    return notebook
 
 
 def tidy_and_export(executed, name, folder, replacements=None):
@@ -195,7 +250,7 @@ def tidy_and_export(executed, name, folder, replacements=None):
     """
     notebook = tidy(nbformat.read(executed, as_version=4), replacements or {})
     write_text(folder / f"{name}.ipynb", nbformat.writes(notebook))
-    body, _ = nbconvert.HTMLExporter().from_notebook_node(notebook)
+    body, _ = nbconvert.HTMLExporter().from_notebook_node(with_parameters_shown(notebook))
     for pattern, replacement in NOTEBOOK_LINKS:
         body = pattern.sub(replacement, body)
     write_text(folder / f"{name}.html", body)
@@ -227,6 +282,15 @@ def publish(paths, folder):
                 shutil.copyfile(source, staged)
 
 
+KERAS_PROGRESS = re.compile(r"^\s*(\d+)/(\d+) ━")  # Keras' progress bar: `  12/625 ━━━━━━━━ 3s 5ms/step`
+
+
+def unfinished_progress(line):
+    """Return True for a line of Keras' progress bar before the end of its epoch (the console shows the last)."""
+    match = KERAS_PROGRESS.match(line)
+    return match is not None and match.group(1) != match.group(2)
+
+
 class ConsoleEcho:
     """Print each line a notebook writes to its stdout on the console too, above papermill's progress bar, so a
     long cell (training) shows its progress while it runs: one line per epoch, not a bar frozen for minutes."""
@@ -235,10 +299,11 @@ class ConsoleEcho:
         self.prefix, self.pending = f"  {name} | ", ""
 
     def write(self, text):
-        lines = (self.pending + text.replace("\r", "\n")).split("\n")
+        lines = (self.pending + text.replace("\r", "\n").replace("\b", "")).split("\n")
         self.pending = lines.pop()
         for line in filter(str.strip, lines):
-            tqdm.write(self.prefix + line)
+            if not unfinished_progress(line):
+                tqdm.write(self.prefix + line)
 
     def flush(self):
         pass
@@ -314,6 +379,7 @@ def run_series(notebooks, output, parameters, cwd, profile=None):
                 return 1
         runs[name] = {"title": notebook_title(notebook), "seconds": seconds, "status": "ran",
                       "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+                      "profile": "--quick (workshop)" if profile else "defaults",
                       **summarize(nbformat.read(output / f"{name}.ipynb", as_version=4), name, output)}
         write_text(times_path, json.dumps(runs, indent=2))
         write_index(output, runs)

@@ -1,6 +1,7 @@
 """The main job (tools/run_series.py) reports each notebook and stops clearly at a failure."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -210,3 +211,38 @@ def test_tidy_drops_tensorflows_startup_log_and_keeps_other_warnings():
     tidied = run_series.tidy(new_notebook(cells=[cell]), {})
     assert [(output.name, output.text) for output in tidied.cells[0].outputs] == [
         ("stdout", startup), ("stderr", "UserWarning: a real one\n")]
+
+
+def test_the_index_names_the_machine_backend_versions_profile_and_total_minutes(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    notebook = write_notebook(tmp_path / "01_first.ipynb", "x = 1", "x")
+    output = tmp_path / "reports"
+    assert run_series.run_series([notebook], output, {}, cwd=tmp_path, profile=run_series.QUICK) == 0
+    index = (output / "index.html").read_text()
+    assert f"{os.cpu_count()} cores; Keras backend tensorflow; Keras {run_series.package_version('keras')}" in index
+    assert run_series.cpu_model() in index and "captcha " in index
+    assert "Profile: --quick (workshop)" in index and "Total run time: <b>" in index and " minutes</b>" in index
+
+
+def test_the_console_shows_a_keras_epoch_once_not_every_step(capsys):
+    echo = run_series.ConsoleEcho("04_ctc_loss")
+    echo.write("Epoch 1/2\n")
+    for step in range(1, 4):
+        echo.write(f"\r{step}/3 ━━━━━━━━━━━━━━━━━━━━ 1s 5ms/step - loss: {9 - step}.0")
+    echo.write(" - val_loss: 5.0\nTrained\n")
+    assert capsys.readouterr().out.splitlines() == [
+        "  04_ctc_loss | Epoch 1/2", "  04_ctc_loss | 3/3 ━━━━━━━━━━━━━━━━━━━━ 1s 5ms/step - loss: 6.0 - val_loss: 5.0",
+        "  04_ctc_loss | Trained"]
+
+
+def test_reports_drop_progress_bars_and_show_the_injected_parameters_as_a_note(tmp_path):
+    bar = "import sys\nprint('drawing: 100%|██████████| 96/96 [00:01<00:00, 75.2it/s]', file=sys.stderr)\nprint('kept')"
+    notebook = write_notebook(tmp_path / "01_first.ipynb", "size = 2", bar)
+    output = tmp_path / "reports"
+    assert run_series.run_series([notebook], output, {"size": 3}, cwd=tmp_path) == 0
+    executed = nbformat.read(output / "01_first.ipynb", as_version=4)
+    streams = [output for cell in executed.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert [(output.name, output.text) for output in streams] == [("stdout", "kept\n")], "no stderr box is left"
+    page = (output / "01_first.html").read_text()
+    assert "This run&#39;s parameters" in page or "This run's parameters" in page
+    assert "<code>size = 3</code>" in page
