@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import venv
 from pathlib import Path
 
@@ -24,6 +25,7 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".ocr-course-installed"
 GPU_MARKER = VENV / ".ocr-course-gpu"  # written by `run.py setup --gpu`: later installs keep TensorFlow with CUDA
 TEST_BUILD = ROOT / "build" / "test-notebooks"
+JAX_TEST_BUILD = ROOT / "build" / "test-notebooks-jax"  # tests/notebooks/nbpaths.py names both
 BACKENDS = ("tensorflow", "jax")  # the Keras backends the course runs and is tested on; the first is the default
 DEFAULT_MODEL = ROOT / "artifacts" / "captcha_ocr.keras"  # notebook 06 saves it
 PROGRESS_FROM = 100  # `read` shows a progress bar on stderr for more files than this
@@ -187,35 +189,70 @@ def ensure_browser():
 
 def test(arguments):
     """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
-    time: the unit tests, the series at test parameters, the solutions of 03 and 05-08, and the cross-backend test
-    (whose processes choose their own backends: it runs here because this half has time to spare). Most of both
-    halves is one core's work (kernels starting, processes importing Keras), so side by side they take little longer
-    than the longer one alone."""
+    time: the unit tests, the series at test parameters, the solutions of 03 and 05-08 and the cross-backend test
+    (whose processes choose their own backends: it runs here because this half has time to spare), then nbval over
+    the series executed on JAX. Most of both halves is one core's work (kernels starting, processes importing
+    Keras), so side by side they take little longer than the longer one alone."""
     env = course_environment("tensorflow")
     ensure_browser()
-    shutil.rmtree(TEST_BUILD, ignore_errors=True)
-    say("JAX backend, alongside: unit tests, the series and the solutions of 03 and 05-08 at test parameters, and the "
-        "cross-backend test (its output follows at the end)")
+    for build in (TEST_BUILD, JAX_TEST_BUILD):
+        shutil.rmtree(build, ignore_errors=True)
+    say("JAX backend, alongside: unit tests, the series and the solutions of 03 and 05-08 at test parameters, the "
+        "cross-backend test and nbval (its output follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
         # the tests of drawing and saving images and of worker processes involve no backend: they run once, above
-        jax_command = [PYTHON, "-m", "pytest", "tests/unit", "--ignore", "tests/unit/test_data.py",
+        jax = JaxHalf([PYTHON, "-m", "pytest", "tests/unit", "--ignore", "tests/unit/test_data.py",
                        "--ignore", "tests/unit/test_workers.py", "tests/notebooks/test_execute.py",
-                       "tests/notebooks/test_solutions.py", "tests/backends",
-                       *arguments]
-        jax = subprocess.Popen([str(part) for part in jax_command], cwd=ROOT, env=course_environment("jax"),
-                               stdout=jax_output, stderr=subprocess.STDOUT)
+                       "tests/notebooks/test_solutions.py", "tests/backends", *arguments], jax_output)
+        jax.start()
         try:
             first, second = test_on_tensorflow(arguments, env)
-            third = jax.wait()
-        finally:
-            if jax.poll() is None:  # the TensorFlow half was interrupted: stop the JAX half too
-                jax.terminate()
-                jax.wait()
+            while jax.is_alive():  # a join with a timeout, so that Ctrl-C still reaches this thread
+                jax.join(timeout=1)
+        except BaseException:  # Ctrl-C: stop the JAX half too
+            jax.stop()
+            raise
         jax_output.seek(0)
-        say("JAX backend: unit tests, the series and the solutions of 03 and 05-08 at test parameters, and the "
-            "cross-backend test")
+        say("JAX backend: unit tests, the series and the solutions of 03 and 05-08 at test parameters, the "
+            "cross-backend test and nbval")
         print(jax_output.read(), end="", flush=True)
-    return first or second or third
+    return first or second or jax.code
+
+
+class JaxHalf(threading.Thread):
+    """The JAX half of the tests, in a thread beside the TensorFlow half: pytest, then nbval over the notebooks it
+    executed; its output goes to `output`, and `code` is the first non-zero exit code (or 0)."""
+
+    def __init__(self, pytest_command, output):
+        super().__init__()
+        self.pytest_command, self.output, self.code, self.process, self.waiting = pytest_command, output, 1, None, True
+
+    def run(self):
+        env = course_environment("jax")
+        first = self.call(self.pytest_command, env)
+        executed = sorted(JAX_TEST_BUILD.glob("*.ipynb"))
+        second = self.call(nbval_command(executed), env) if executed and self.waiting else 1
+        self.code = first or second
+
+    def call(self, command, env):
+        say(" ".join(str(part) for part in command), self.output)
+        self.output.flush()
+        self.process = subprocess.Popen([str(part) for part in command], cwd=ROOT, env=env, stdout=self.output,
+                                        stderr=subprocess.STDOUT)
+        return self.process.wait()
+
+    def stop(self):
+        """Stop the running process and start no other."""
+        self.waiting = False
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+        self.join()
+
+
+def nbval_command(executed):
+    """Return the command that runs nbval over executed notebooks: each is run again and its outputs compared."""
+    return [PYTHON, "-m", "pytest", "--nbval", "--nbval-current-env",
+            "--nbval-sanitize-with", ROOT / "tests" / "notebooks" / "sanitize.cfg", "-p", "no:cacheprovider", *executed]
 
 
 def test_on_tensorflow(arguments, env):
@@ -227,10 +264,7 @@ def test_on_tensorflow(arguments, env):
     if not executed:
         say("no notebook was executed, so nbval has nothing to check")
         return first or 1, 1
-    second = run(PYTHON, "-m", "pytest", "--nbval", "--nbval-current-env",
-                 "--nbval-sanitize-with", ROOT / "tests" / "notebooks" / "sanitize.cfg",
-                 "-p", "no:cacheprovider", *executed, env=env)
-    return first, second
+    return first, run(*nbval_command(executed), env=env)
 
 
 def lab(arguments):

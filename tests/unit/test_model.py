@@ -81,13 +81,18 @@ def test_required_and_emitted_time_steps():
 
 
 def test_too_narrow_input_names_width_steps_and_need():
-    with pytest.raises(ValueError, match=r"32 pixels wide gives 8 time steps.*need 9.*at least 36 pixels"):
+    with pytest.raises(ValueError, match=r"32 pixels wide gives 8 time steps.*need 9.*at least 33 pixels"):
         oh.build_model(width=32)
+    assert oh.build_model(width=33).output_shape[1] == 9, "the width the message names is wide enough"
     with pytest.raises(ValueError, match=r"gives 9 time steps.*7 characters need 13"):
         oh.build_model(width=36, label_length=7)
-    assert oh.build_model(width=36).output_shape[1] == 9
-    with pytest.raises(ValueError, match=r"64 pixels wide gives 8 time steps.*at least 72 pixels"):
-        oh.build_model(width=64, pool_sizes=((2, 2), (2, 2), (2, 2)))
+    twenty = ((2, 2), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match=r"64 pixels wide gives 8 time steps.*at least 65 pixels"):
+        oh.build_model(width=64, pool_sizes=twenty)  # every block strided: each rounds the width up
+    assert oh.output_time_steps(65, twenty) == 9
+    with pytest.raises(ValueError, match=r"68 pixels wide gives 8 time steps.*at least 69 pixels"):
+        oh.build_model(width=68, pool_sizes=twenty, strided_blocks=2)  # the last block pools: it rounds down
+    assert oh.output_time_steps(69, twenty, strided_blocks=2) == 9
 
 
 def test_seed_model_reads_rows_or_columns():
