@@ -121,10 +121,9 @@ def fit_input(data, prefetch=2):
     """Return a PyDataset in the form `model.fit` reads fastest on this backend: on TensorFlow, a tf.data pipeline
     that asks `data` for batch k of its current epoch; on any other backend, `data` itself.
 
-    Keras hands a PyDataset to TensorFlow through `tf.data.Dataset.from_generator`; on a 2-core CPU, a process
-    whose first `fit` read one trained this model at half speed from then on (benchmarks/fit_input_speed.py,
-    notebook 05; TensorFlow issue #56258). Asking for each batch by its index through `tf.numpy_function` does
-    not: use it for every `fit` of the process. The pipeline keeps what the PyDataset is for:
+    Keras hands a PyDataset to TensorFlow through `tf.data.Dataset.from_generator`, which slowed every later
+    `fit` of the process on some 2-core machines and not on others (docs/measurements.md, TensorFlow issue
+    #56258). Asking for each batch by its index through `tf.numpy_function` avoids it: use it for every `fit`. The pipeline keeps what the PyDataset is for:
     batch k of epoch e is still `data[k]` after `data.set_epoch(e)`, which `oh.RepeatableEpochs` does.
     """
     if keras.backend.backend() != "tensorflow":

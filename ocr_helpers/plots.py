@@ -50,10 +50,10 @@ def plot_columns(image, num_steps, time_axis="width", title=None):
 
 
 def layer_groups(model):
-    """Group a model's layers into blocks by name prefix (block1_conv, block1_norm, ... form one block)."""
+    """Group a model's layers into blocks by name prefix (block1_conv, block1_norm, refine1_conv ... by block)."""
     groups = []
     for layer in model.layers[1:]:
-        key = re.match(r"^(block\d+|seed\d+|columns)", layer.name)
+        key = re.match(r"^(block\d+|refine\d+|seed\d+|columns)", layer.name)
         key = key.group(1) if key else layer.name
         if groups and groups[-1][0] == key:
             groups[-1][1].append(layer)
@@ -67,11 +67,13 @@ def describe_layer(layer):
     import keras  # here, so that notebook 01's sample grids do not load TensorFlow
 
     kind = type(layer).__name__.replace("InputLayer", "Input")
-    if isinstance(layer, keras.layers.Conv2D):
-        strides = "" if layer.strides == (1, 1) else f", stride {layer.strides[0]}"
+    if isinstance(layer, keras.layers.Conv2D):  # both strides: (2, 1) halves the height only
+        strides = "" if tuple(layer.strides) == (1, 1) else f", stride {layer.strides[0]}×{layer.strides[1]}"
         return f"{kind} {layer.kernel_size[0]}×{layer.kernel_size[1]}{strides}"
     if isinstance(layer, keras.layers.MaxPooling2D):
-        return f"{kind} {layer.pool_size[0]}×{layer.pool_size[1]}"
+        pool, strides = tuple(layer.pool_size), tuple(layer.strides)
+        strides = "" if strides == pool else f", stride {strides[0]}×{strides[1]}"
+        return f"{kind} {pool[0]}×{pool[1]}{strides}"
     if isinstance(layer, keras.layers.Bidirectional):
         return f"{kind}({type(layer.forward_layer).__name__} {layer.forward_layer.units})"
     if isinstance(layer, keras.layers.Dropout):
@@ -246,7 +248,8 @@ def plot_step_probabilities(image, probabilities, charset, blank="-", min_probab
     best = probabilities.argmax(axis=1)
     for step in range(num_steps):
         image_axis.text((step + 0.5) * width / num_steps, -2, symbols[best[step]], ha="center", va="bottom",
-                        fontfamily="monospace", fontsize=9, color="#999999" if best[step] == 0 else "#d62728")
+                        fontfamily="monospace", fontsize=9,
+                        color="#999999" if best[step] == 0 else "#08519c")  # blue: red means "wrong" in the grids
     cells = probability_axis.imshow(probabilities[:, shown].T, aspect="auto", cmap="Blues", vmin=0, vmax=1,
                                     extent=(0, width, len(shown), 0), interpolation="nearest")
     probability_axis.set_yticks(np.arange(len(shown)) + 0.5, ["blank" if index == 0 else symbols[index]

@@ -20,7 +20,7 @@ BEST_NAME = "best.keras"
 STAGED_BEST_NAME = "best.partial.keras"  # ModelCheckpoint writes here; MoveIntoPlace moves it onto best.keras
 LOG_NAME = "epochs.csv"
 SETTINGS_NAME = "settings.json"
-TRAINING_NAMES = (STATE_NAME, BEST_NAME, STAGED_BEST_NAME, LOG_NAME, SETTINGS_NAME)  # all that training writes in its folder
+TRAINING_NAMES = (STATE_NAME, BEST_NAME, STAGED_BEST_NAME, LOG_NAME, SETTINGS_NAME)  # all that training writes
 MADE_KEY = "made_folder"  # in settings.json: True if training made the folder, so it may delete it when done
 KERAS_WRITTEN_FOR = "3.15"  # the Keras whose BackupAndRestore files `backup_epoch` reads
 

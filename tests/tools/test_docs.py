@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]  # docs/deep/ too
 
 
 def anchors(page):
@@ -21,7 +21,7 @@ def test_the_readme_opens_with_the_two_commands():
     assert ROOT.joinpath(".ci", "run").read_text().strip().endswith("exec python3 run.py test")
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+@pytest.mark.parametrize("page", PAGES, ids=[str(page.relative_to(ROOT)) for page in PAGES])
 def test_every_relative_link_leads_to_a_file_and_heading(page):
     broken = []
     for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):

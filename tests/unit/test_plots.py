@@ -30,6 +30,21 @@ def test_plot_architecture_has_a_box_per_block_with_its_shape():
     plt.close(figure)
 
 
+def test_plot_architecture_names_both_strides_of_a_block_that_halves_the_height_only():
+    def block_label(figure, name):
+        texts = [text.get_text() for text in figure.axes[0].texts]
+        return texts[texts.index(name) + 1]  # the line under the block's name lists its layers
+
+    strided = oh.plot_architecture(oh.build_model())
+    assert block_label(strided, "block1").startswith("Conv2D 3×3, stride 2×2 →")
+    assert block_label(strided, "block3").startswith("Conv2D 3×3, stride 2×1 →")
+    assert "stride" not in block_label(strided, "refine1")
+    pooled = oh.plot_architecture(oh.build_model(strided_blocks=2))
+    assert block_label(pooled, "block3").endswith("→ MaxPooling2D 2×1")
+    plt.close(strided)
+    plt.close(pooled)
+
+
 def test_plot_ctc_lattice_shades_one_node_per_step_and_state():
     occupancy = oh.ctc_occupancy([1, 2], np.zeros((5, 3), dtype=np.float32))
     figure = oh.plot_ctc_lattice(occupancy, ["-", "a", "-", "b", "-"])
