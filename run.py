@@ -189,21 +189,22 @@ def ensure_browser():
 
 def test(arguments):
     """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
-    time: the unit tests, the series at test parameters, the solutions of 03 and 05-08 and the cross-backend test
-    (whose processes choose their own backends: it runs here because this half has time to spare), then nbval over
-    the series executed on JAX. Most of both halves is one core's work (kernels starting, processes importing
+    time: the unit tests, the series at test parameters, the solutions of 03 and 05-08, the cross-backend test and
+    the tests of the main job and the read command (which choose their own backends or need none: they run here
+    because this half has time to spare), then nbval over the series executed on JAX. Most of both halves is one core's work (kernels starting, processes importing
     Keras), so side by side they take little longer than the longer one alone."""
     env = course_environment("tensorflow")
     ensure_browser()
     for build in (TEST_BUILD, JAX_TEST_BUILD):
         shutil.rmtree(build, ignore_errors=True)
     say("JAX backend, alongside: unit tests, the series and the solutions of 03 and 05-08 at test parameters, the "
-        "cross-backend test and nbval (its output follows at the end)")
+        "cross-backend test, the main job's tests and nbval (its output follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
         # the tests of drawing and saving images and of worker processes involve no backend: they run once, above
+        # the tests of the main job and the read command (tests/tools) run here too, to even out the two halves
         jax = JaxHalf([PYTHON, "-m", "pytest", "tests/unit", "--ignore", "tests/unit/test_data.py",
                        "--ignore", "tests/unit/test_workers.py", "tests/notebooks/test_execute.py",
-                       "tests/notebooks/test_solutions.py", "tests/backends", *arguments], jax_output)
+                       "tests/notebooks/test_solutions.py", "tests/backends", "tests/tools", *arguments], jax_output)
         jax.start()
         try:
             first, second = test_on_tensorflow(arguments, env)
@@ -214,7 +215,7 @@ def test(arguments):
             raise
         jax_output.seek(0)
         say("JAX backend: unit tests, the series and the solutions of 03 and 05-08 at test parameters, the "
-            "cross-backend test and nbval")
+            "cross-backend test, the main job's tests and nbval")
         print(jax_output.read(), end="", flush=True)
     return first or second or jax.code
 
@@ -257,9 +258,8 @@ def nbval_command(executed):
 
 def test_on_tensorflow(arguments, env):
     """Run the TensorFlow half of the tests; return the exit codes of pytest and of nbval."""
-    say("TensorFlow backend: unit, main-job, fault and notebook tests")
-    first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/tools", "tests/faults", "tests/notebooks", *arguments,
-                env=env)
+    say("TensorFlow backend: unit, fault and notebook tests")
+    first = run(PYTHON, "-m", "pytest", "tests/unit", "tests/faults", "tests/notebooks", *arguments, env=env)
     executed = sorted(TEST_BUILD.glob("*.ipynb"))
     if not executed:
         say("no notebook was executed, so nbval has nothing to check")

@@ -243,16 +243,20 @@ def with_parameters_shown(notebook):
     return notebook
 
 
-def tidy_and_export(executed, name, folder, replacements=None):
+def tidy_and_export(executed, name, folder, replacements=None, published_in=None):
     """Tidy the executed notebook (see `tidy`), then write `name`.ipynb and `name`.html into `folder`.
 
-    In the HTML copy, links to another notebook of the series, or to a solutions notebook, go to its HTML copy.
+    In the HTML copy, links to another notebook of the series, or to a solutions notebook, go to its HTML copy,
+    and links to the docs (`../docs/...`) lead there from `published_in`, the folder the copy will be published
+    in (`folder`'s parent by default).
     """
     notebook = tidy(nbformat.read(executed, as_version=4), replacements or {})
     write_text(folder / f"{name}.ipynb", nbformat.writes(notebook))
     body, _ = nbconvert.HTMLExporter().from_notebook_node(with_parameters_shown(notebook))
     for pattern, replacement in NOTEBOOK_LINKS:
         body = pattern.sub(replacement, body)
+    docs = Path(os.path.relpath(ROOT / "docs", Path(published_in or Path(folder).parent).resolve())).as_posix()
+    body = body.replace('href="../docs/', f'href="{docs}/')
     write_text(folder / f"{name}.html", body)
     return [folder / f"{name}.ipynb", folder / f"{name}.html"]
 
@@ -370,7 +374,7 @@ def run_series(notebooks, output, parameters, cwd, profile=None):
             shown = {str(staged_artifacts): artifacts_setting(notebook, parameters)} if artifacts else {}
             shown[str(scratch)] = str(output)
             try:
-                publish(tidy_and_export(executed, name, scratch / "report", shown), output)
+                publish(tidy_and_export(executed, name, scratch / "report", shown, published_in=output), output)
                 if artifacts and staged_artifacts.is_dir():
                     publish(sorted(staged_artifacts.iterdir()), artifacts)
             except OSError as error:
@@ -407,7 +411,8 @@ def write_solutions(solutions, output, parameters, execute):
                     return 1
                 print(f"[solutions {number}/{len(solutions)}] {name} finished in {time.perf_counter() - start:.0f} s "
                       f"-> {folder / name}.html", flush=True)
-            publish(tidy_and_export(source, name, Path(scratch) / "report", {scratch: str(folder)}), folder)
+            report = tidy_and_export(source, name, Path(scratch) / "report", {scratch: str(folder)}, folder)
+            publish(report, folder)
     return 0
 
 

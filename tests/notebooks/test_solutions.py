@@ -50,7 +50,9 @@ def test_every_exercise_has_a_worked_solution(notebook):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_every_notebook_asks_for_code_in_an_exercise(notebook):
-    assert any(text.startswith("**Code:**") for text in exercises_of(notebook).values())
+    # an exercise may say first when it is done (**In class**: or **Homework** (time):), then that it asks for code
+    asks_for_code = r"(\*\*(In class|Homework)\*\*( \([^)]*\))?: )?\*\*Code:\*\*"
+    assert any(re.match(asks_for_code, text) for text in exercises_of(notebook).values())
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=[path.stem for path in SOLUTIONS])

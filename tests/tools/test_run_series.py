@@ -246,3 +246,16 @@ def test_reports_drop_progress_bars_and_show_the_injected_parameters_as_a_note(t
     page = (output / "01_first.html").read_text()
     assert "This run&#39;s parameters" in page or "This run's parameters" in page
     assert "<code>size = 3</code>" in page
+
+
+def test_links_to_the_docs_lead_there_from_wherever_the_reports_are_published(tmp_path):
+    import re
+
+    notebook = write_notebook(tmp_path / "01_first.ipynb", "x = 1")
+    cells = nbformat.read(notebook, as_version=4)
+    cells.cells.append(new_markdown_cell("See [the guide](../docs/guide.md#stop-continue-and-what-survives-a-fault)."))
+    nbformat.write(cells, notebook)
+    output = tmp_path / "somewhere" / "reports"
+    assert run_series.run_series([notebook], output, {}, cwd=tmp_path) == 0
+    targets = re.findall(r'href="([^"]*guide\.md)', (output / "01_first.html").read_text())
+    assert targets and all((output / target).resolve() == ROOT / "docs" / "guide.md" for target in targets)
