@@ -145,7 +145,7 @@ def plot_ctc_lattice(occupancy, symbols, blank="-", title=None):
 
 
 def plot_history(history, title=None):
-    """Draw the training curves: losses on a log scale, then held-out accuracy and character error rate."""
+    """Draw the training curves: losses on a log scale; held-out accuracy, and character error rate on its own axis."""
     history = getattr(history, "history", history)
     epochs = np.arange(1, len(history["loss"]) + 1)
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.4))
@@ -153,17 +153,17 @@ def plot_history(history, title=None):
     if "val_loss" in history:
         loss_axis.plot(epochs, history["val_loss"], "o-", label="held-out (end of the epoch)")
     loss_axis.set_yscale("log")
-    loss_axis.set_xlabel("epoch")
     loss_axis.set_ylabel("CTC loss")
     loss_axis.legend()
-    for name, label in (("val_accuracy", "whole CAPTCHA right"), ("val_cer", "character error rate")):
-        if name in history:
-            accuracy_axis.plot(epochs, 100 * np.asarray(history[name]), "o-", label=label)
-    accuracy_axis.set_ylim(0, 100)
-    accuracy_axis.set_xlabel("epoch")
-    accuracy_axis.set_ylabel("% of the held-out images")
-    accuracy_axis.legend()
+    if "val_accuracy" in history:
+        accuracy_axis.plot(epochs, 100 * np.asarray(history["val_accuracy"]), "o-", color="C0")
+    accuracy_axis.set_ylabel("% of held-out CAPTCHAs read right", color="C0")
+    if "val_cer" in history:  # a few percent at most once trained: on the accuracy's scale it would lie flat
+        error_axis = accuracy_axis.twinx()
+        error_axis.plot(epochs, 100 * np.asarray(history["val_cer"]), "s--", color="C3")
+        error_axis.set_ylabel("character error rate (%)", color="C3")
     for axis in (loss_axis, accuracy_axis):
+        axis.set_xlabel("epoch")
         axis.set_xticks(epochs)
         axis.grid(alpha=0.3)
     figure.suptitle(title or "Training curves")
@@ -188,7 +188,7 @@ def plot_predictions(images, labels, predictions, num_rows=3, num_columns=4, tit
     if count == 0:
         raise ValueError("There are no images to plot.")
     num_rows = int(np.ceil(count / num_columns))
-    figure, axes = plt.subplots(num_rows, num_columns, squeeze=False, figsize=(2.4 * num_columns, 1.45 * num_rows))
+    figure, axes = plt.subplots(num_rows, num_columns, squeeze=False, figsize=(2.4 * num_columns, 1.8 * num_rows))
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < count:
@@ -199,7 +199,7 @@ def plot_predictions(images, labels, predictions, num_rows=3, num_columns=4, tit
                           fontfamily="monospace", fontsize=9, color="#555555")
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
+    figure.tight_layout(h_pad=1.5)  # room between a row's labels and the next row's readings
     return figure
 
 

@@ -58,9 +58,14 @@ def test_plot_history_draws_losses_and_reading_figures():
     history = {"loss": [9.0, 1.0, 0.5], "val_loss": [8.0, 1.2, 0.6], "val_accuracy": [0.0, 0.5, 0.9],
                "val_cer": [1.0, 0.2, 0.02]}
     figure = oh.plot_history(history)
-    loss_axis, accuracy_axis = figure.axes
-    assert len(loss_axis.lines) == 2 and len(accuracy_axis.lines) == 2
+    loss_axis, accuracy_axis, error_axis = figure.axes
+    assert len(loss_axis.lines) == 2 and len(accuracy_axis.lines) == 1 and len(error_axis.lines) == 1
     np.testing.assert_allclose(accuracy_axis.lines[0].get_ydata(), [0, 50, 90])
+    np.testing.assert_allclose(error_axis.lines[0].get_ydata(), [100, 20, 2])
+    assert "error" in error_axis.get_ylabel() and "read right" in accuracy_axis.get_ylabel()
+    plt.close(figure)
+    figure = oh.plot_history({name: values for name, values in history.items() if name != "val_cer"})
+    assert len(figure.axes) == 2  # no empty error axis when the run did not record one
     plt.close(figure)
 
 
