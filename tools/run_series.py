@@ -290,6 +290,7 @@ def publish(paths, folder):
 
 
 KERAS_PROGRESS = re.compile(r"^\s*(\d+)/(\d+) ━")  # Keras' progress bar: `  12/625 ━━━━━━━━ 3s 5ms/step`
+ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # Keras writes its bar in bold and colours, even into a notebook
 
 
 def unfinished_progress(line):
@@ -306,7 +307,7 @@ class ConsoleEcho:
         self.prefix, self.pending = f"  {name} | ", ""
 
     def write(self, text):
-        lines = (self.pending + text.replace("\r", "\n").replace("\b", "")).split("\n")
+        lines = ANSI_STYLE.sub("", self.pending + text.replace("\r", "\n").replace("\b", "")).split("\n")
         self.pending = lines.pop()
         for line in filter(str.strip, lines):
             if not unfinished_progress(line):
