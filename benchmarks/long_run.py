@@ -12,11 +12,14 @@ best epoch before it, after the first 20% of the epochs), then times predict_tex
 The whole training state is saved to --backup-dir after every epoch: if the run is stopped (Ctrl-C, a kill, a
 reboot), the same command continues from the last finished epoch and ends with the same model, and the curve
 keeps its earlier rows. Its minutes then count training time only, not the time the run was stopped.
+
+    .venv/bin/python benchmarks/long_run.py --plot docs/long_run.png --target 99   # draw the curve, train nothing
 """
 
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import time
@@ -27,7 +30,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 import ocr_helpers as oh  # noqa: E402
-from stability import largest_drop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,6 +60,8 @@ def parse_arguments():
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
     parser.add_argument("--model-path", type=Path, default=ROOT / "artifacts" / "long_run.keras")
     parser.add_argument("--curve", type=Path, default=ROOT / "build" / "long_run.csv")
+    parser.add_argument("--plot", type=Path, help="draw the accuracy-by-minute curve of --curve into this PNG and stop")
+    parser.add_argument("--target", type=float, default=99.5, help="with --plot: the accuracy to mark, in %%")
     parser.add_argument("--backup-dir", type=Path, default=ROOT / "build" / "long_run_backup",
                         help="where the training state is saved after every epoch")
     return parser.parse_args()
@@ -98,8 +102,47 @@ class TestCurve(keras.callbacks.Callback):
             writer.writerows(self.rows)
 
 
+def largest_drop(accuracies, warmup_share=0.2):
+    """Return the largest fall of an epoch's accuracy below the best epoch before it, after the first 20%."""
+    first = max(1, int(math.ceil(warmup_share * len(accuracies))))
+    return max([max(accuracies[:epoch]) - accuracies[epoch] for epoch in range(first, len(accuracies))] + [0.0])
+
+
+def plot_curve(curve, figure_path, target):
+    """Draw the validation and test accuracy after each epoch of the CSV `curve` against minutes of training."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(curve) as file:
+        rows = list(csv.DictReader(file))
+    minutes = [float(row["minutes"]) for row in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for axis, low in zip(axes, (0, 90)):
+        for name, label in (("test_accuracy", "2,000 new CAPTCHAs (seed 7000)"),
+                            ("val_accuracy", "validation set (seed 43, chooses the epoch)")):
+            axis.plot(minutes, [100 * float(row[name]) for row in rows], "o-", markersize=3, label=label)
+        axis.axhline(target, color="#999999", linestyle="--", linewidth=1)
+        axis.text(minutes[0], target + 0.15, f"{target}%", color="#666666", fontsize=8)
+        axis.set_ylim(low, 100)
+        axis.set_xlabel("minutes of training (2 cores, no GPU)")
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("% read completely right")
+    axes[0].set_title("Accuracy after each epoch")
+    axes[1].set_title("The same, from 90%")
+    axes[0].legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure_path.parent.mkdir(parents=True, exist_ok=True)
+    with oh.atomic_write(figure_path) as file:
+        figure.savefig(file, dpi=110, format=figure_path.suffix.lstrip("."))
+
+
 def main():
     arguments = parse_arguments()
+    if arguments.plot is not None:
+        plot_curve(arguments.curve, arguments.plot, arguments.target)
+        return
     validation_images, validation_labels = oh.load_or_generate_dataset(arguments.data_dir / "validation.npz", 2_000,
                                                                        seed=arguments.seed + 1)
     test_images, test_labels = oh.generate_dataset(2_000, seed=arguments.test_seed, progress=False)

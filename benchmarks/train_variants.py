@@ -32,11 +32,26 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 import ocr_helpers as oh  # noqa: E402
-from stability import largest_drop, load_data  # noqa: E402
+from long_run import largest_drop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_data(data_dir, num_extra_samples=20_000, focus_chars="", focus_share=0.0):
+    """Return notebook 01's 20,000 training images and labels plus the first `num_extra_samples` of data/extra.npz
+    (seed 1000; with `focus_share`, data/extra_focus.npz), and notebook 01's validation set."""
+    images, labels = oh.load_or_generate_dataset(data_dir / "train.npz", 20_000, seed=42, progress=False)
+    if num_extra_samples:
+        extra_path = data_dir / ("extra_focus.npz" if focus_share else "extra.npz")
+        extra_images, extra_labels = oh.load_or_generate_dataset(extra_path, num_extra_samples, seed=1_000,
+                                                                 progress=False, focus_chars=focus_chars,
+                                                                 focus_share=focus_share)
+        images, labels = np.concatenate([images, extra_images]), labels + extra_labels
+    validation = oh.load_or_generate_dataset(data_dir / "validation.npz", 2_000, seed=43, progress=False)
+    return images, labels, validation
 
 
 def parse_arguments():
