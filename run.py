@@ -27,9 +27,6 @@ GPU_MARKER = VENV / ".ocr-course-gpu"  # written by `run.py setup --gpu`: later 
 TEST_BUILD = ROOT / "build" / "test-notebooks"
 JAX_TEST_BUILD = ROOT / "build" / "test-notebooks-jax"  # tests/notebooks/nbpaths.py names both
 BACKENDS = ("tensorflow", "jax")  # the Keras backends the course runs and is tested on; the first is the default
-DEFAULT_MODEL = ROOT / "artifacts" / "captcha_ocr.keras"  # notebook 06 saves it
-PROGRESS_FROM = 100  # `read` shows a progress bar on stderr for more files than this
-PIPE_CLOSED = 141  # `read`'s exit code when its stdout closes early (`| head`): 128 + SIGPIPE, as a shell gives `cat`
 
 
 def say(message, file=None):
@@ -265,88 +262,10 @@ def lab(arguments):
     return run(PYTHON, "-m", "jupyter", "lab", *arguments, cwd=ROOT / "notebooks", env=course_environment())
 
 
-def read_parser():
-    """Return the parser of `run.py read`'s arguments."""
-    parser = argparse.ArgumentParser(
-        prog="run.py read", description="Print what a trained model reads in CAPTCHA images of any size and colour "
-        "mode: one `file<TAB>text<TAB>confidence` row per image on stdout. The confidence (0..1) is the product "
-        "over time steps of the largest softmax probability, the probability of the path greedy decoding reads: "
-        "check readings with a low one by hand. Files that cannot be decoded are listed on stderr at the end "
-        "(exit code 1); a missing model, path or an empty folder stops at once (exit code 2). If stdout closes "
-        "early (`| head`), the printing stops quietly, --csv is still written, and the exit code is 141.")
-    parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="an image file, or a folder: its image files (not its subfolders') in name order")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help="the trained model (default: artifacts/captcha_ocr.keras, saved by notebook 06), or "
-                        "its ONNX export (artifacts/captcha_ocr.onnx, notebook 08), read without Keras")
-    parser.add_argument("--csv", type=Path, metavar="OUT",
-                        help="also write the rows to this CSV file, with a file,text,confidence header")
-    parser.add_argument("--batch-size", type=int, default=256, help="files decoded and read in one call (256)")
-    return parser
-
-
-def in_environment():
-    """Return True if this is the course's own Python, the one in .venv."""
-    return Path(sys.prefix).resolve() == VENV.resolve()
-
-
 def read(arguments):
-    """Read image files with a trained model (`python3 run.py read --help`), from the Python in .venv."""
-    parser = read_parser()
-    options = parser.parse_args(arguments)  # usage errors and --help at once, before Keras loads
-    if options.batch_size < 1:
-        parser.error(f"--batch-size must be at least 1, got {options.batch_size}")
-    if not in_environment():
-        return subprocess.call([str(PYTHON), str(ROOT / "run.py"), "read", *arguments], env=course_environment())
-    os.environ.update(course_environment())  # before Keras is imported: TF_CPP_MIN_LOG_LEVEL=3, the backend
-    return read_and_print(options)
-
-
-def complain(message):
-    """Print why `read` stops, on one line of stderr, and return its exit code, 2."""
-    print(f"run.py read: {message}", file=sys.stderr, flush=True)
-    return 2
-
-
-def read_and_print(options):
-    """Print a row for each image `options` name, then the files that could not be read; return the exit code."""
-    import ocr_helpers as oh  # the package installed in .venv
-
-    try:
-        paths = oh.image_paths(options.paths)
-        model = oh.load_reader(options.model)
-        rows, failures = oh.read_files(model, paths, options.batch_size, progress=len(paths) > PROGRESS_FROM)
-    except (OSError, ValueError) as error:
-        return complain(error)
-    printed = print_rows(oh.reading_fields(row) for row in rows)
-    if options.csv is not None:
-        try:
-            oh.write_readings_csv(options.csv, rows)
-        except OSError as error:
-            return complain(f"cannot write the CSV file {options.csv}: {error}")
-    for file, reason in failures:
-        print(f"run.py read: could not read {file}: {reason}", file=sys.stderr)
-    if failures:
-        print(f"run.py read: {len(failures)} of {len(paths)} files could not be read (listed above); the other "
-              f"{len(rows)} were read.", file=sys.stderr, flush=True)
-    if not printed:
-        return PIPE_CLOSED
-    return 1 if failures else 0
-
-
-def print_rows(rows):
-    """Print tab-separated rows on stdout; return False, quietly, if the reader of a pipe closed it (`| head`)."""
-    try:
-        for row in rows:
-            print("\t".join(row))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # what is left in stdout's buffer goes to os.devnull, so Python's flush at exit raises no second error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-        return False
-    return True
+    """Read image files with a trained model (`python3 run.py read --help`): tools/read_command.py, in .venv."""
+    return subprocess.call([str(PYTHON), str(ROOT / "tools" / "read_command.py"), *arguments],
+                           env=course_environment())
 
 
 def main():

@@ -5,11 +5,12 @@
 
 A backend is fixed when Keras is imported, so each measurement runs in a fresh process with KERAS_BACKEND set,
 the backends taking turns (round 1: TensorFlow, JAX; round 2: the same) so that a burst of load on a shared
-machine hits both. Each process times oh.training_speed of a new oh.build_model() at batch --batch-size (after a
-warm-up) and oh.reading_speed of the model file: predict_text on all --num-samples new CAPTCHAs (seed 7000) in
-batches of 256, and one image at a time. The figures printed are medians over the rounds. Without a model file,
-the first process trains the default model briefly (2 epochs of 4,000 images) so that it reads something, and
-saves it to build/backend_speed.keras. Last, the readings of the same file under each backend are compared.
+machine hits both. Each process times oh.training_images_per_second of a new oh.build_model() at batch
+--batch-size (after a warm-up) and, with oh.compare_readers, the model file's predict_text on all --num-samples
+new CAPTCHAs (seed 7000) in batches of 256, and one image at a time. The figures printed are medians over the
+rounds. Without a model file, the first process trains the default model briefly (2 epochs of 4,000 images) so
+that it reads something, and saves it to build/backend_speed.keras. Last, the readings of the same file
+under each backend are compared.
 """
 
 import argparse
@@ -30,11 +31,14 @@ BACKENDS = ("tensorflow", "jax")
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-path", type=Path, default=None, help="a .keras file (default: train one briefly)")
-    parser.add_argument("--num-samples", type=int, default=2_000)
-    parser.add_argument("--seed", type=int, default=7_000)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--timing-batches", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--num-samples", type=int, default=2_000,
+                        help="new CAPTCHAs read in each process (%(default)s)")
+    parser.add_argument("--seed", type=int, default=7_000,
+                        help="seed of those CAPTCHAs (%(default)s: notebook 06's test set)")
+    parser.add_argument("--batch-size", type=int, default=32, help="training batch size (%(default)s)")
+    parser.add_argument("--num-batches", type=int, default=40,
+                        help="timed training batches in each process (%(default)s)")
+    parser.add_argument("--num-rounds", type=int, default=2, help="rounds, each backend once a round (%(default)s)")
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "OUT"), help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -62,10 +66,11 @@ def child(arguments):
         train_briefly(model_path)
     images, labels = oh.generate_dataset(arguments.num_samples, seed=arguments.seed, progress=False)
     fresh = oh.compile_model(oh.build_model())
-    training = oh.training_speed(fresh, images, oh.encode_labels(labels), batch_size=arguments.batch_size,
-                                 num_batches=arguments.timing_batches, warmup_batches=5)
+    training = oh.training_images_per_second(fresh, images, oh.encode_labels(labels), batch_size=arguments.batch_size,
+                                             num_batches=arguments.num_batches, warmup_batches=5)
     model = oh.load_model(model_path)
-    batched, single = oh.reading_speed(model, images, num_rounds=3, num_single_images=100)
+    readers = {"predict_text": lambda batch: oh.predict_text(model, batch)}
+    batched, single = oh.compare_readers(readers, images, num_single_images=100)["predict_text"]
     readings = oh.predict_text(model, images)
     out.write_text(json.dumps({"backend": keras.backend.backend(), "training": training, "inference": batched,
                                "single_ms": 1000 * single, "readings": readings, "labels": labels}))
@@ -76,7 +81,7 @@ def measure(backend, model_path, arguments, folder):
     out = Path(folder) / f"{backend}.json"
     command = [sys.executable, __file__, "--child", str(model_path), str(out), "--num-samples",
                str(arguments.num_samples), "--seed", str(arguments.seed), "--batch-size", str(arguments.batch_size),
-               "--timing-batches", str(arguments.timing_batches)]
+               "--num-batches", str(arguments.num_batches)]
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     subprocess.run(command, env=env, check=True)
     return json.loads(out.read_text())
@@ -92,14 +97,14 @@ def main():
         model_path.parent.mkdir(parents=True, exist_ok=True)
     results = {backend: [] for backend in BACKENDS}
     with tempfile.TemporaryDirectory() as folder:
-        for round_number in range(arguments.rounds):
+        for round_number in range(arguments.num_rounds):
             for backend in BACKENDS:
                 results[backend].append(measure(backend, model_path, arguments, folder))
                 figures = results[backend][-1]
                 print(f"round {round_number + 1}, {backend:10s}: training {figures['training']:6.0f} images/s, "
                       f"reading {figures['inference']:6.0f} images/s, one image {figures['single_ms']:.1f} ms",
                       flush=True)
-    print(f"\n{platform.machine()}, {os.cpu_count()} cores; model {model_path.name}; median of {arguments.rounds} "
+    print(f"\n{platform.machine()}, {os.cpu_count()} cores; model {model_path.name}; median of {arguments.num_rounds} "
           f"rounds; training at batch {arguments.batch_size}, reading with oh.predict_text in batches of 256")
     for backend, runs in results.items():
         median = {name: float(np.median([run[name] for run in runs])) for name in ("training", "inference",

@@ -25,7 +25,7 @@ def timed(function, *arguments, **options):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num-samples", type=int, default=10_000)
+    parser.add_argument("--num-samples", type=int, default=10_000, help="CAPTCHAs drawn by each way (%(default)s)")
     options = parser.parse_args()
     count = options.num_samples
     cores = oh.data.default_num_workers()

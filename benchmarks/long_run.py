@@ -36,15 +36,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num-epochs", type=int, default=14)
-    parser.add_argument("--steps-per-epoch", type=int, default=2500)
+    parser.add_argument("--num-epochs", type=int, default=14, help="epochs of the run (%(default)s)")
+    parser.add_argument("--steps-per-epoch", type=int, default=2500, help="training batches an epoch (%(default)s)")
     parser.add_argument("--repeats", type=int, default=2, help="times each drawn image is used (oh.stream_dataset)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--warmup-epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32, help="training batch size (%(default)s)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3,
+                        help="peak step size of the schedule (%(default)s)")
+    parser.add_argument("--warmup-epochs", type=int, default=1, help="epochs of warm-up (%(default)s)")
     parser.add_argument("--filters", default="16,32,64", help="filters of the three convolution blocks")
-    parser.add_argument("--dense-units", type=int, default=oh.model.DENSE_UNITS)
-    parser.add_argument("--rnn-units", type=int, default=oh.model.RNN_UNITS)
+    parser.add_argument("--dense-units", type=int, default=oh.model.DENSE_UNITS,
+                        help="units of the dense layer (%(default)s)")
+    parser.add_argument("--rnn-units", type=int, default=oh.model.RNN_UNITS, help="units of the GRU (%(default)s)")
     parser.add_argument("--dropout", type=float, default=oh.model.DROPOUT,
                         help="dropout before the GRU (the stream never repeats an image, so less may do)")
     parser.add_argument("--model", type=json.loads, default={},
@@ -52,14 +54,20 @@ def parse_arguments():
     parser.add_argument("--focus-share", type=float, default=0.25,
                         help="share of the streamed characters drawn from --focus-chars (oh.stream_dataset), as in "
                              "notebook 06; 0 for the even mix of the test images")
-    parser.add_argument("--focus-chars", default="0O")
+    parser.add_argument("--focus-chars", default="0O",
+                        help="characters drawn more often with --focus-share (%(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the weights (validation set: seed + 1)")
-    parser.add_argument("--stream-seed", type=int, default=1_000)
-    parser.add_argument("--test-seed", type=int, default=7_000)
-    parser.add_argument("--num-workers", type=int, default=2)
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
-    parser.add_argument("--model-path", type=Path, default=ROOT / "artifacts" / "long_run.keras")
-    parser.add_argument("--curve", type=Path, default=ROOT / "build" / "long_run.csv")
+    parser.add_argument("--stream-seed", type=int, default=1_000,
+                        help="seed of the stream of training images (%(default)s)")
+    parser.add_argument("--test-seed", type=int, default=7_000,
+                        help="seed of the test CAPTCHAs (%(default)s: notebook 06's test set)")
+    parser.add_argument("--num-workers", type=int, default=2, help="processes drawing the stream (%(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data",
+                        help="where notebook 01's validation set is, or is drawn (%(default)s)")
+    parser.add_argument("--model-path", type=Path, default=ROOT / "artifacts" / "long_run.keras",
+                        help="where the best epoch's model is saved (%(default)s)")
+    parser.add_argument("--curve", type=Path, default=ROOT / "build" / "long_run.csv",
+                        help="the CSV file of accuracy by the minute (%(default)s)")
     parser.add_argument("--plot", type=Path, help="draw the accuracy-by-minute curve of --curve into this PNG and stop")
     parser.add_argument("--target", type=float, default=99.5, help="with --plot: the accuracy to mark, in %%")
     parser.add_argument("--backup-dir", type=Path, default=ROOT / "build" / "long_run_backup",
@@ -174,7 +182,9 @@ def main():
     print(f"Stability (issue 13): the largest fall below the best epoch before it, after the first 20% of the "
           f"epochs: {drops['val_accuracy']:.2%} on the validation images, {drops['test_accuracy']:.2%} on the test "
           f"CAPTCHAs ({'within' if max(drops.values()) <= 0.03 else 'more than'} the 3 points allowed)", flush=True)
-    batched, single = oh.reading_speed(oh.load_model(arguments.model_path), test_images, num_single_images=100)
+    model = oh.load_model(arguments.model_path)
+    readers = {"predict_text": lambda images: oh.predict_text(model, images)}
+    batched, single = oh.compare_readers(readers, test_images, num_single_images=100)["predict_text"]
     print(f"predict_text: {batched:,.0f} images/s in batches of 256; one image {1000 * single:.1f} ms "
           f"(median of 100)", flush=True)
 

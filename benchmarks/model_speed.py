@@ -32,7 +32,7 @@ def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=32, help="notebook 04's training batch size")
     parser.add_argument("--num-batches", type=int, default=40, help="timed batches per round")
-    parser.add_argument("--num-rounds", type=int, default=3)
+    parser.add_argument("--num-rounds", type=int, default=3, help="rounds, every model once a round (%(default)s)")
     parser.add_argument("--variant", action="append", default=[],
                         help="filters of another build_model to time, e.g. 24,48,96 (repeatable)")
     parser.add_argument("--all-pooling", action="store_true", help="also time build_model with no strided block")
@@ -44,7 +44,8 @@ def parse_arguments():
                         help="also time build_model whose third block shrinks the width this many times, e.g. 2 "
                              "for 20 time steps (repeatable)")
     parser.add_argument("--unrolled-rnn", action="store_true", help="also time build_model(unroll=True)")
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "validation.npz")
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "validation.npz",
+                        help="the images timed, notebook 01's validation set (%(default)s)")
     return parser.parse_args()
 
 

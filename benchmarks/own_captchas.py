@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num-images", type=int, default=500)
-    parser.add_argument("--height", type=int, default=50)
-    parser.add_argument("--width", type=int, default=200)
-    parser.add_argument("--charset", default="2345678bcdefgmnpwxy")
-    parser.add_argument("--label-length", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--num-samples", type=int, default=500, help="CAPTCHAs in the exported folder (%(default)s)")
+    parser.add_argument("--height", type=int, default=50, help="their height in pixels (%(default)s)")
+    parser.add_argument("--width", type=int, default=200, help="their width in pixels (%(default)s)")
+    parser.add_argument("--charset", default="2345678bcdefgmnpwxy", help="their characters (%(default)s)")
+    parser.add_argument("--label-length", type=int, default=5, help="characters in each (%(default)s)")
+    parser.add_argument("--seed", type=int, default=2024, help="seed of the folder (%(default)s)")
     return parser.parse_args()
 
 
@@ -49,7 +49,7 @@ def main():
     name = f"{arguments.width}x{arguments.height}_{arguments.label_length}_of_{len(arguments.charset)}"
     folder = ROOT / "build" / "own_captchas" / name
     shutil.rmtree(folder, ignore_errors=True)
-    images, labels = oh.draw_real_looking(arguments.num_images, arguments.seed, arguments.charset,
+    images, labels = oh.draw_real_looking(arguments.num_samples, arguments.seed, arguments.charset,
                                           arguments.label_length, arguments.height, arguments.width)
     oh.export_folder(folder, images, labels)
     output = folder.parent / f"{name}.ipynb"
@@ -58,7 +58,7 @@ def main():
                                parameters={"folder": str(folder)}, cwd=ROOT / "notebooks", progress_bar=False)
     minutes = (time.perf_counter() - start) / 60
     executed = nbformat.read(output, as_version=4)
-    print(f"{platform.machine()}, {os.cpu_count()} cores; {arguments.num_images} CAPTCHAs {arguments.width}x"
+    print(f"{platform.machine()}, {os.cpu_count()} cores; {arguments.num_samples} CAPTCHAs {arguments.width}x"
           f"{arguments.height}, {arguments.label_length} characters of {arguments.charset!r}")
     print(f"notebook 07 ran in {minutes:.1f} min; executed copy: {output}")
     print(printed(executed, "keras.utils.set_random_seed(seed)\nscratch_model"))

@@ -6,7 +6,7 @@
     .venv/bin/python benchmarks/train_variants.py --name wider --model '{"filters": [24, 48, 96], "rnn_units": 96}'
     .venv/bin/python benchmarks/train_variants.py --name batch_64 --batch-size 64 --learning-rate 3e-3
     .venv/bin/python benchmarks/train_variants.py --name no_focus --focus-share 0
-    .venv/bin/python benchmarks/train_variants.py --name steps20 --epochs 5 --model '{"pool_sizes": [[2, 2], [2, 2], [2, 2]]}'
+    .venv/bin/python benchmarks/train_variants.py --name steps20 --num-epochs 5 --model '{"pool_sizes": [[2, 2], [2, 2], [2, 2]]}'
 
 Notebook 06's defaults: oh.build_model(), notebook 01's 20,000 images and the 28,000 of data/extra_focus.npz, 4 epochs
 at batch 32, Adam warming up for 1 epoch to 2e-3 then cosine decay and averaging the weights (use_ema, momentum
@@ -58,23 +58,27 @@ def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", required=True, help="what the run is called in the output and the CSV file")
     parser.add_argument("--model", type=json.loads, default={}, help="keyword arguments of oh.build_model, as JSON")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--num-epochs", type=int, default=4, help="epochs of training (%(default)s)")
     parser.add_argument("--num-extra-samples", type=int, default=28_000,
                         help="images of data/extra_focus.npz (seed 1000; data/extra.npz at --focus-share 0) to add; "
                              "notebook 06 adds 28,000")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--warmup-epochs", type=float, default=1)
+    parser.add_argument("--batch-size", type=int, default=32, help="training batch size (%(default)s)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3,
+                        help="peak step size of the schedule (%(default)s)")
+    parser.add_argument("--warmup-epochs", type=float, default=1, help="epochs of warm-up (%(default)s)")
     parser.add_argument("--focus-share", type=float, default=0.25,
                         help="share of the extra images' characters drawn from --focus-chars (data/extra_focus.npz)")
-    parser.add_argument("--focus-chars", default="0O")
+    parser.add_argument("--focus-chars", default="0O",
+                        help="characters drawn more often with --focus-share (%(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the weights, the shuffling and the dropout")
     parser.add_argument("--ema-momentum", type=float, default=0.99,
                         help="average the weights (Adam's use_ema) with this momentum and read the average, as "
                              "notebook 06 does; 0 for none")
     parser.add_argument("--augment", action="store_true", help="shift, shrink and shear the training batches")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
-    parser.add_argument("--csv", type=Path, default=ROOT / "build" / "train_variants.csv")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data",
+                        help="where notebook 01's datasets are (%(default)s)")
+    parser.add_argument("--csv", type=Path, default=ROOT / "build" / "train_variants.csv",
+                        help="the CSV file each run appends its figures to (%(default)s)")
     return parser.parse_args()
 
 
@@ -106,11 +110,11 @@ def main():
                                   augment=arguments.augment)
     steps = len(train_data)
     ema_momentum = arguments.ema_momentum or None  # 0 on the command line: no average
-    optimizer = oh.reader_optimizer(arguments.learning_rate, arguments.epochs * steps,
+    optimizer = oh.reader_optimizer(arguments.learning_rate, arguments.num_epochs * steps,
                                     round(arguments.warmup_epochs * steps), ema_momentum=ema_momentum)
     model.compile(optimizer=optimizer, loss=oh.CTCLoss())
     print(f"{platform.machine()}, {os.cpu_count()} cores, Keras on {keras.backend.backend()}; {arguments.name}: "
-          f"{model.count_params():,} parameters, {len(images):,} training images, {arguments.epochs} epochs of "
+          f"{model.count_params():,} parameters, {len(images):,} training images, {arguments.num_epochs} epochs of "
           f"{steps} steps", flush=True)
     callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema_momentum else []
     callbacks += [oh.RepeatableEpochs(train_data, arguments.seed),
@@ -118,7 +122,7 @@ def main():
                                              arguments.batch_size, num_batches=100),
                  oh.ReadingAccuracy(validation_images, validation_labels), EpochLine(arguments.name)]
     start = time.perf_counter()
-    history = model.fit(oh.fit_input(train_data), epochs=arguments.epochs, callbacks=callbacks, shuffle=False,
+    history = model.fit(oh.fit_input(train_data), epochs=arguments.num_epochs, callbacks=callbacks, shuffle=False,
                         verbose=0)
     minutes = (time.perf_counter() - start) / 60
     accuracies = history.history["val_accuracy"]
@@ -128,7 +132,7 @@ def main():
     zero_o, zero_o_chars = oh.pair_mistakes(counts, test_labels, ("0", "O"))
     print(f"{arguments.name}: {sum(counts.values())} character mistakes on the test CAPTCHAs, {zero_o} of them 0/O "
           f"(of {zero_o_chars} zeros and Os)", flush=True)
-    speed = arguments.epochs * steps * arguments.batch_size / (60 * minutes)
+    speed = arguments.num_epochs * steps * arguments.batch_size / (60 * minutes)
     print(f"{arguments.name}: validation by epoch {', '.join(f'{value:.4f}' for value in accuracies)}; "
           f"{test_accuracy:.2%} of 2,000 new CAPTCHAs (seed 7000) read right; {minutes:.2f} min of training, "
           f"{speed:.0f} images/s; largest drop after 20%: {largest_drop(accuracies):.4f}", flush=True)

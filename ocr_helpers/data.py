@@ -43,12 +43,7 @@ class SeededSecrets:
 
 @contextlib.contextmanager
 def seeded_captcha(rng):
-    """Make the captcha library draw its distortions from `rng` inside the block.
-
-    The only code of the package that reaches into the library's private parts: captcha 0.7.1
-    (CAPTCHA_WRITTEN_FOR) draws them from its module attribute `captcha.image.secrets`, swapped here for a
-    seeded stand-in. tests/unit/test_data.py checks that this still makes the images reproducible.
-    """
+    """Make the captcha library draw its distortions from `rng` inside the block (its private `secrets`)."""
     original = getattr(captcha.image, "secrets", None)
     if original is None:
         raise ImportError(f"captcha.image has no `secrets` to seed: ocr_helpers was written for captcha "
@@ -110,8 +105,7 @@ def default_num_workers():
 
 
 def check_focus(charset, focus_chars, focus_share):
-    """Raise a ValueError unless `focus_share` is a share from 0 to 1 of characters drawn from `focus_chars`,
-    characters of `charset`."""
+    """Raise ValueError unless `focus_share` is a share (0..1) of characters drawn from `focus_chars`."""
     if not 0 <= focus_share <= 1:
         raise ValueError(f"focus_share is the share of characters drawn from focus_chars: give a number from 0 "
                          f"to 1, not {focus_share!r}.")
@@ -139,11 +133,7 @@ def check_generation_arguments(num_samples, charset, label_length, height, width
 def generate_dataset(num_samples, seed=0, charset=CHARSET, label_length=LABEL_LENGTH,
                      height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, progress=True,
                      focus_chars="", focus_share=0.0):
-    """Generate `num_samples` CAPTCHAs in parallel: uint8 images (N, height, width) and label strings.
-
-    With `focus_share`, that share of the characters (on average) is drawn from `focus_chars` instead of the
-    whole `charset`: more practice on characters the model confuses, such as focus_chars="0O".
-    """
+    """Generate `num_samples` CAPTCHAs in parallel: uint8 images (N, height, width) and label strings."""
     check_generation_arguments(num_samples, charset, label_length, height, width, focus_chars, focus_share)
     num_workers = max(1, min(num_workers or default_num_workers(), num_samples))
     chunk_size = max(1, min(250, math.ceil(num_samples / (4 * num_workers))))
@@ -244,8 +234,7 @@ def save_dataset(path, images, labels, info=None):
 
 
 def read_npz(path, read, what, advice):
-    """Return read(arrays) for an .npz file opened without pickle; a truncated or corrupt file, or one lacking
-    what `read` looks for, raises a ValueError naming the `what` at `path` and ending with `advice`."""
+    """Return read(arrays) of an .npz file opened without pickle; ValueError naming `what` if it is unusable."""
     try:
         with np.load(path, allow_pickle=False) as saved:
             return read(saved)
@@ -275,11 +264,7 @@ def load_dataset(path, with_info=False):
 
 def load_or_generate_dataset(path, num_samples, seed=0, charset=CHARSET, label_length=LABEL_LENGTH,
                              height=IMAGE_HEIGHT, width=IMAGE_WIDTH, progress=True, focus_chars="", focus_share=0.0):
-    """Load the dataset at `path` if it was generated with these arguments; otherwise generate and save it.
-
-    A file drawn with the same arguments but more images holds this dataset as its first `num_samples` images
-    (image i depends only on the seed and i), so those are returned and the file is kept.
-    """
+    """Load the dataset at `path` if drawn with these arguments (or a longer one); else draw and save it."""
     wanted = dataset_info(num_samples, seed, charset, label_length, height, width, focus_chars, focus_share)
     path = Path(path)
     reason = f"no file at {path}"

@@ -1,12 +1,4 @@
-"""Export a trained reader to ONNX with its character set, and read with it in ONNX Runtime (notebook 08).
-
-The exported graph is the logits model: decoding stays outside it, as in the notebooks. TensorFlow's
-SavedModel needs no helper: `model.export(path, format="tf_saved_model")` writes it on either backend.
-On TensorFlow, `model.export(path, format="onnx")` converts the model with tf2onnx. On JAX it would go
-through jax2onnx, whose max pooling (0.17.1) ONNX Runtime refuses to run, so `export_onnx` converts the same
-`.keras` file in a TensorFlow process instead. This module imports Keras only to export, so that reading an
-ONNX file needs ONNX Runtime and NumPy alone.
-"""
+"""Export a trained reader to ONNX with its character set, and read it in ONNX Runtime (notebook 08)."""
 
 import os
 import subprocess
@@ -59,10 +51,7 @@ def write_onnx(model, onnx_path):
 
 
 def export_onnx(model, path):
-    """Export a reader (uint8 images to logits) to an ONNX file that carries its character set; return the path.
-
-    The file is written whole or not at all: an export that fails leaves any earlier file at `path` in place.
-    """
+    """Export a reader to an ONNX file that carries its character set, whole or not at all; return the path."""
     import onnx
 
     from .model import model_charset
@@ -78,7 +67,7 @@ def export_onnx(model, path):
 
 
 class OnnxReader:
-    """A reader exported by `export_onnx`, run by ONNX Runtime: `predict_on_batch(images)` returns logits."""
+    """A reader exported by `export_onnx`, run by ONNX Runtime: a `charset`, and logits from `predict_on_batch`."""
 
     def __init__(self, path, threads=None):
         import onnxruntime
@@ -110,15 +99,6 @@ class OnnxReader:
 
     def __repr__(self):
         return f"OnnxReader({str(self.path)!r}, charset={self.charset!r})"
-
-
-def reader_charset(model):
-    """Return the characters a reader reads: an OnnxReader's own, else its Keras model's (which imports Keras)."""
-    if isinstance(model, OnnxReader):
-        return model.charset
-    from .model import model_charset
-
-    return model_charset(model)
 
 
 def main(keras_path, onnx_path):

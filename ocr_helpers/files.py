@@ -1,11 +1,4 @@
-"""Write files and folders so that a half-written one never stands where a finished one should.
-
-Every writer of the course goes through this module (run.py loads it by its path, before the package's
-environment exists, so it uses the standard library only). Each function writes beside its target, under a
-hidden name ending in `.partial`, and moves the result onto the target in one `os.replace` only once it is
-complete: a crash, a full disk or a Ctrl-C leaves the earlier file or folder as it was, and at worst a hidden
-`.partial` beside it.
-"""
+"""Write files and folders beside their target and move them into place once complete (standard library only)."""
 
 import contextlib
 import os
@@ -34,9 +27,7 @@ def move_into_place(temporary, path):
 
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
-    """Yield a temporary path beside `path` for a library that writes a file by name (Keras, ONNX); move the
-    file onto `path` only if the block succeeds. The temporary name keeps `path`'s suffix unless `suffix` is given.
-    """
+    """Yield a temporary path beside `path` for a library to write to; move it onto `path` if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = partial_path(path, path.suffix if suffix is None else suffix)
@@ -52,10 +43,7 @@ def atomic_path(path, suffix=None):
 
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
-    """Open a temporary file beside `path` with `mode` ('wb' or 'w'); move it onto `path` if the block succeeds.
-
-    The file gets the permissions of any new file (0o666 less the process umask), as open() gives.
-    """
+    """Open a temporary file beside `path` with `mode`; move it onto `path` if the block succeeds."""
     if "w" not in mode:
         raise ValueError(f"atomic_write writes a file anew: mode must contain 'w', got {mode!r}")
     with atomic_path(path) as temporary:
@@ -65,11 +53,7 @@ def atomic_write(path, mode="wb"):
 
 @contextlib.contextmanager
 def atomic_folder(path):
-    """Yield an empty temporary folder beside `path` to fill; put it in `path`'s place if the block succeeds.
-
-    The old folder is renamed aside, the new one renamed in, then the old one deleted: a crash between the two
-    renames (microseconds) leaves `path` missing and the old folder whole, as `.NAME.*.partial.old` beside it.
-    """
+    """Yield an empty temporary folder beside `path` to fill; put it in `path`'s place if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = partial_path(path)

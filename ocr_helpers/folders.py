@@ -1,13 +1,4 @@
-"""Read a folder of your own labeled CAPTCHAs, and write generated ones as such a folder (notebook 07).
-
-A folder holds one image a CAPTCHA, named after its text (`2b827.png`, the convention of the public CAPTCHA
-sets), or any names plus a CSV file of `file,text` rows. Images of any size and colour mode are turned into
-grayscale `uint8` arrays of the model's size: scaled to fit with their aspect ratio kept, then padded with
-their own background colour.
-
-Notebook 07's practice folder, drawn when you have no folder of your own, holds a record of the arguments it was
-drawn with (`.practice.json`), so that it is drawn again, whole, when they change.
-"""
+"""Read a folder of your own labeled CAPTCHAs, and draw a practice folder like one (notebook 07)."""
 
 import collections
 import csv
@@ -171,13 +162,7 @@ def check_lengths(labels, charset, max_time_steps):
 
 def load_folder(folder, labels_csv=None, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, charset=None,
                 max_time_steps=None, strict=False):
-    """Read a folder of labeled CAPTCHAs into a LabeledFolder of uint8 (N, height, width) images and labels.
-
-    Labels come from the file names (`2b827.png`, `2b827_2.png`) or from `labels_csv`. A file that cannot be
-    used (not an image, undecodable, a name that is no label, a character outside `charset`, a label needing
-    more than `max_time_steps` CTC steps) is left out and listed in `problems`; with `strict`, any such file
-    raises a ValueError listing them all.
-    """
+    """Read a folder of labeled CAPTCHAs into a LabeledFolder, leaving out (or, `strict`, refusing) bad files."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"No folder at {folder}: give the folder that holds your labeled CAPTCHA images.")
@@ -212,8 +197,7 @@ def load_folder(folder, labels_csv=None, height=IMAGE_HEIGHT, width=IMAGE_WIDTH,
 
 
 def split_labeled(labels, held_out_fraction=0.2, seed=0):
-    """Return (train indices, held-out indices): a split reproducible from `seed`, with every copy of a label on
-    the same side, so that a held-out image never has its text among the training images."""
+    """Return (train indices, held-out indices), reproducible from `seed`, every copy of a label on one side."""
     if not 0 < held_out_fraction < 1:
         raise ValueError(f"held_out_fraction must be between 0 and 1, got {held_out_fraction!r}.")
     groups = collections.defaultdict(list)
@@ -301,8 +285,7 @@ def record_changes(recorded, wanted):
 
 
 def redraw_reason(folder, wanted):
-    """Return why the practice folder must be drawn (None if it holds what `wanted` describes); refuse, with a
-    ValueError, to replace a folder the course did not draw."""
+    """Return why the practice folder must be drawn, or None; ValueError for a folder not drawn here."""
     if not folder.exists():
         return "there is no folder yet"
     if not folder.is_dir():
@@ -324,8 +307,7 @@ def redraw_reason(folder, wanted):
 
 
 def draw_practice(folder, info):
-    """Draw the practice CAPTCHAs `info` describes and write them, with their record, into a staging folder that
-    takes the place of `folder` only once it is complete: a stop half-way leaves the old folder as it was."""
+    """Draw the practice CAPTCHAs `info` describes into `folder` with their record, all or nothing."""
     images, labels = draw_real_looking(info["num_samples"], info["seed"], info["charset"], info["label_length"],
                                        info["height"], info["width"])
     with atomic_folder(folder) as staged:
@@ -336,12 +318,7 @@ def draw_practice(folder, info):
 
 def load_or_draw_practice(folder, num_samples, seed=0, charset=PRACTICE_CHARSET, label_length=5, height=50,
                           width=200):
-    """Return `folder` holding `num_samples` practice CAPTCHAs drawn with these arguments (oh.draw_real_looking).
-
-    The folder keeps a record of its arguments: it is reused while they match, and drawn again, atomically, when
-    one changes or the record is missing. A folder without the record that holds files was not drawn here: it is
-    never replaced, a ValueError says what to do instead.
-    """
+    """Return `folder` holding the practice CAPTCHAs these arguments describe, drawn again if one changed."""
     check_generation_arguments(num_samples, charset, label_length, height, width)
     folder = Path(folder)
     wanted = practice_info(num_samples, seed, charset, label_length, height, width)

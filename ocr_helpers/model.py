@@ -1,9 +1,4 @@
-"""Build the CRNN that reads a CAPTCHA column by column, and the seed tutorial's model (taught in notebook 03).
-
-Both take the uint8 images that `generate_dataset` and `load_folder` make: a `Rescaling` layer inside the model
-turns pixels 0..255 into 0..1, and the output layer, `CharsetLogits`, carries the character set its classes
-stand for, so a saved `.keras` file is the whole reader.
-"""
+"""Build the CRNN that reads a CAPTCHA column by column, and the seed tutorial's model (notebook 03)."""
 
 import math
 
@@ -101,13 +96,7 @@ def build_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, charset=CHARSET, label_l
                 filters=FILTERS, dense_units=DENSE_UNITS, rnn_units=RNN_UNITS, dropout=DROPOUT,
                 pool_sizes=POOL_SIZES, strided_blocks=STRIDED_BLOCKS, refine_blocks=REFINE_BLOCKS, batch_norm=True,
                 batch_norm_momentum=BATCH_NORM_MOMENTUM, unroll=UNROLL, name="captcha_ocr"):
-    """Build the CRNN: uint8 images (batch, height, width) in, logits (batch, time_steps, 1 + len(charset)) out.
-
-    `refine_blocks` convolutions follow the shrinking blocks without shrinking further, with the last block's
-    filters. `batch_norm_momentum` is how much of its running statistics batch normalization keeps at each step:
-    at 0.99 they follow the last ~100 batches, at 0.9 the last ~10. `unroll` writes the GRU's steps out one by one
-    instead of looping over them: the same arithmetic, a little faster per step, much slower to compile.
-    """
+    """Build the CRNN: uint8 images (batch, height, width) in, logits (batch, time_steps, 1 + len(charset)) out."""
     if refine_blocks < 0:
         raise ValueError(f"refine_blocks must be 0 or more, not {refine_blocks}.")
     if len(filters) != len(pool_sizes):
@@ -170,11 +159,7 @@ def model_charset(model):
 
 
 def adapt_model(model, charset):
-    """Return a copy of a trained model whose output layer reads `charset`, for fine-tuning on new labels.
-
-    Every layer but the last keeps its trained weights. Each new class starts from the old class of the same
-    character (or of its other case) where there is one, and the blank from the old blank.
-    """
+    """Return a copy of a trained model whose output layer reads `charset`, each class started from its old one."""
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     features = copy.get_layer("logits").input

@@ -1,9 +1,4 @@
-"""Feed the model batches: from a saved dataset, or drawn fresh while it trains (taught in notebook 05).
-
-Every pipeline here is a `keras.utils.PyDataset`, so it runs on any Keras backend, and batch k of epoch e is a
-function of (seed, e, k) alone: a run continued at epoch e gets the same batches as one that never stopped.
-Images stay uint8, as drawn; the model scales them itself.
-"""
+"""Feed the model batches as PyDatasets whose batch k of epoch e depends on (seed, e, k) alone (notebook 05)."""
 
 import itertools
 
@@ -41,12 +36,7 @@ def checked_arrays(images, labels, batch_size, charset, label_length):
 
 
 def augment_batch(images, seed, max_shift=(0.025, 0.06), max_shrink=0.15, max_shear=0.15):
-    """Shift, shrink and shear each uint8 image of a batch a little, at random but reproducibly from `seed`.
-
-    Shifts are up to `max_shift` of the width and of the height, images shrink by up to `max_shrink` (never
-    grow, which would push characters at the edges out), shears go up to `max_shear`; the border pixels extend
-    into the space that opens up, so no frame appears.
-    """
+    """Shift, shrink and shear each uint8 image of a batch a little, reproducibly from `seed`."""
     height, width = images.shape[1:3]
     draws = np.random.default_rng(seed).uniform(-1.0, 1.0, size=(len(images), 4)).astype(np.float32)
     inverse_zoom = 1 / (1 - max_shrink * (draws[:, 0] + 1) / 2)
@@ -61,13 +51,7 @@ def augment_batch(images, seed, max_shift=(0.025, 0.06), max_shrink=0.15, max_sh
 
 
 class ArrayBatches(keras.utils.PyDataset):
-    """One epoch of batches (uint8 images, encoded labels) of arrays in memory, epoch e shuffled by (seed, e).
-
-    `fit` calls `on_epoch_end`, which moves on to the next epoch's order; `set_epoch(e)` jumps to epoch e, which
-    is what `oh.RepeatableEpochs` does at the start of every epoch, so that a run continued by
-    `keras.callbacks.BackupAndRestore` at epoch e gets the same batches as a run that never stopped. With
-    `augment`, batch k of epoch e is also moved by augment_batch, from a seed derived from (seed, e, k).
-    """
+    """Batches (uint8 images, encoded labels) of arrays in memory, epoch e shuffled (and augmented) by (seed, e)."""
 
     def __init__(self, images, encoded, batch_size=32, seed=0, shuffle=True, augment=False, **kwargs):
         super().__init__(**kwargs)
@@ -108,26 +92,17 @@ class ArrayBatches(keras.utils.PyDataset):
 
 def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, augment=False, charset=CHARSET,
                   label_length=LABEL_LENGTH):
-    """Return a saved dataset as a PyDataset of batches, one epoch a pass, epoch e shuffled by (seed, e).
-
-    With `augment`, each batch is also shifted, shrunk and sheared a little at random, from seeds derived from
-    (seed, epoch, batch), so the same epoch always gives the same images.
-    """
+    """Return a saved dataset as a PyDataset of batches, epoch e shuffled (and augmented) by (seed, e)."""
     images, encoded = checked_arrays(images, labels, batch_size, charset, label_length)
     return ArrayBatches(images, encoded, batch_size, seed, shuffle, augment)
 
 
 def fit_input(data, prefetch=2):
-    """Return a PyDataset in the form `model.fit` reads fastest on this backend: on TensorFlow, a tf.data pipeline
-    that asks `data` for batch k of its current epoch; on any other backend, `data` itself.
-
-    Keras hands a PyDataset to TensorFlow through `tf.data.Dataset.from_generator`, which slowed every later
-    `fit` of the process on some 2-core machines and not on others (docs/measurements.md, TensorFlow issue
-    #56258). Asking for each batch by its index through `tf.numpy_function` avoids it: use it for every `fit`. The pipeline keeps what the PyDataset is for:
-    batch k of epoch e is still `data[k]` after `data.set_epoch(e)`, which `oh.RepeatableEpochs` does.
-    """
+    """Return `data` as `fit` reads it fastest: on TensorFlow a tf.data pipeline asking for batch k, else itself."""
     if keras.backend.backend() != "tensorflow":
         return data
+    # Keras' own route, tf.data's from_generator, slowed every later fit on some 2-core machines (TensorFlow issue
+    # #56258, docs/measurements.md); asking for batch k by its index keeps set_epoch's batches and avoids it
     import tensorflow as tf  # only on TensorFlow, which then is loaded already
 
     first = data[0]
@@ -144,17 +119,7 @@ def fit_input(data, prefetch=2):
 
 
 class StreamBatches(keras.utils.PyDataset):
-    """New CAPTCHAs forever as a PyDataset: batch k holds images k * batch_size onwards of dataset `seed`.
-
-    With `batches_per_epoch` n, an epoch is n batches: epoch e holds batches e * n onwards (`set_epoch` jumps
-    to an epoch, as for ArrayBatches), so `fit` needs no steps_per_epoch and a continued run gets the same
-    batches; without it the stream has no length and `fit` needs steps_per_epoch.
-
-    Worker processes draw the next `prefetch` batches ahead. With `repeats` r above 1, every r * r batches
-    are made of r newly drawn batches, each image used r times, shuffled by (seed, block): more batches a
-    second for the same drawing work, still a function of k alone. Call `close()` (or use `with`) to stop the
-    workers; they also stop when the object is garbage collected.
-    """
+    """New CAPTCHAs forever as a PyDataset: batch k holds images k * batch_size onwards of dataset `seed`."""
 
     def __init__(self, batch_size=32, seed=0, first_batch=0, repeats=1, charset=CHARSET, label_length=LABEL_LENGTH,
                  height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None, batches_per_epoch=None,
@@ -246,22 +211,14 @@ class StreamBatches(keras.utils.PyDataset):
 def stream_dataset(batch_size=32, seed=0, repeats=1, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,
                    height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, batches_per_epoch=None,
                    focus_chars="", focus_share=0.0):
-    """Return the stream of new CAPTCHAs as a PyDataset for model.fit(stream, epochs=...): with
-    `batches_per_epoch`, epoch e is batches e * batches_per_epoch onwards; without, give fit() steps_per_epoch.
-
-    With `repeats` above 1, each drawn image is used that many times, in a shuffled block: drawing an image
-    costs more than a training step on it, so this trains on more batches a second while never running out of
-    new images. `first_batch` starts the stream part-way, exactly where an interrupted run stopped.
-    `focus_chars` and `focus_share` draw more of some characters, as in generate_dataset.
-    """
+    """Return a stream of new CAPTCHAs as a PyDataset for `fit`, epoch e being batches e * batches_per_epoch on."""
     return StreamBatches(batch_size, seed, first_batch, repeats, charset, label_length, height, width, num_workers,
                          batches_per_epoch=batches_per_epoch, focus_chars=focus_chars, focus_share=focus_share)
 
 
 def stream_batches(batch_size=32, seed=0, first_batch=0, charset=CHARSET, label_length=LABEL_LENGTH,
                    height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None):
-    """Yield batches (uint8 images, encoded labels) of new CAPTCHAs forever, drawn in parallel: batch k holds
-    images k * batch_size onwards of dataset `seed`, so the stream is the same on every run and never repeats."""
+    """Yield batches (uint8 images, encoded labels) of new CAPTCHAs forever: batch k depends on (seed, k) alone."""
     with StreamBatches(batch_size, seed, first_batch, 1, charset, label_length, height, width, num_workers,
                        prefetch) as stream:
         for index in itertools.count():

@@ -5,7 +5,7 @@ import collections
 import numpy as np
 
 from .ctc import beam_search_decode, greedy_decode
-from .exporting import reader_charset
+from .greedy import reader_charset
 from .pipeline import check_images
 
 
@@ -17,12 +17,7 @@ def predict_logits(model, images, batch_size=256):
 
 
 def predict_text(model, images, batch_size=256, beam_width=None, charset=None):
-    """Read uint8 images (N, height, width), as generate_dataset makes them, and return one string per image.
-
-    Images of another size or dtype raise a ValueError that names the expected shape; nothing is resized.
-    The characters are the ones the model carries (oh.build_model(charset=...)) unless `charset` is given.
-    Decoding is greedy unless `beam_width` is given, then it is a beam search that wide.
-    """
+    """Read uint8 images (N, height, width) and return one string per image, greedily or by beam search."""
     charset = reader_charset(model) if charset is None else charset
     logits = predict_logits(model, images, batch_size)
     if beam_width is None:
@@ -96,8 +91,7 @@ def confusions(labels, predictions):
 
 
 def pair_mistakes(counts, labels, pair=("0", "O")):
-    """Return how many mistakes of `counts` (from confusions) read one character of `pair` as the other, and how
-    often the two occur in `labels`."""
+    """Return the mistakes in `counts` that swap the two characters of `pair`, and how often they occur in `labels`."""
     first, second = pair
     occurrences = sum(label.count(first) + label.count(second) for label in labels)
     return counts[(first, second)] + counts[(second, first)], occurrences

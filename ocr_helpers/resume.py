@@ -1,11 +1,4 @@
-"""Continue an interrupted training where it stopped, with Keras' own callbacks (taught in notebook 06).
-
-A training folder holds what `keras.callbacks.BackupAndRestore` saves after every epoch (in `state/`: the
-weights and the optimizer), the best epoch that `ModelCheckpoint` keeps (`best.keras`), the figures of every
-epoch that `CSVLogger` appends (`epochs.csv`), and the settings the run was started with (`settings.json`), so
-that a backup is never continued with other ones. Training deletes only these, and refuses a folder that
-holds anything else.
-"""
+"""Continue an interrupted training where it stopped, with Keras' own callbacks (notebook 06)."""
 
 import csv
 import json
@@ -26,11 +19,8 @@ KERAS_WRITTEN_FOR = "3.15"  # the Keras whose BackupAndRestore files `backup_epo
 
 
 def backup_epoch(state_folder):
-    """Return the epochs a BackupAndRestore folder holds, from its `training_metadata.json`, or None if none.
-
-    The file is Keras' own, not part of its documented interface (written for Keras 3.15; a unit test checks it).
-    """
-    path = Path(state_folder) / "training_metadata.json"
+    """Return the epochs a BackupAndRestore folder holds, from Keras' `training_metadata.json`, or None."""
+    path = Path(state_folder) / "training_metadata.json"  # Keras 3.15's own file, undocumented: a unit test checks it
     return json.loads(path.read_text())["epoch"] if path.is_file() else None
 
 
@@ -40,10 +30,7 @@ def is_training_entry(name):
 
 
 def check_training_folder(folder, keep=()):
-    """Raise ValueError if `folder` holds anything but training's own files and the paths in `keep`.
-
-    Training deletes its files when it ends, so a folder shared with other files is refused before it starts.
-    """
+    """Raise ValueError if `folder` holds anything but training's own files and the paths in `keep`."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"The training folder {folder} is a file: give backup_dir a folder of its own.")
@@ -97,13 +84,7 @@ def read_settings(folder):
 
 
 def start_or_continue(folder, settings, monitor="val_accuracy", keep=()):
-    """Prepare `folder` for a run with `settings`; return the best `monitor` value of the epochs already done.
-
-    A folder holding anything but training's own files (and the paths in `keep`, such as the model's own file)
-    is refused. With a backup in the folder, check that it was made with the same settings and return the best
-    value its epochs reached (for ModelCheckpoint's initial_value_threshold), or None. Without one, start
-    afresh: delete training's own files, record the settings, and return None.
-    """
+    """Prepare `folder` for a run with `settings`; return the best `monitor` value of the epochs done, or None."""
     folder = Path(folder)
     check_training_folder(folder, keep)
     if has_backup(folder):
@@ -121,8 +102,7 @@ def start_or_continue(folder, settings, monitor="val_accuracy", keep=()):
 
 
 def delete_training_files(folder):
-    """Delete the files and folders training writes in `folder`, the backup first and the settings last, and
-    nothing else."""
+    """Delete the files training writes in `folder`, the backup first and the settings last, nothing else."""
     folder = Path(folder)
     if not folder.is_dir():
         return
@@ -136,8 +116,7 @@ def delete_training_files(folder):
 
 
 def clear_training_folder(folder):
-    """Delete what training wrote in `folder` once it has finished, and the folder too if training made it and
-    nothing else is left in it, so that the next run with this folder starts afresh."""
+    """Delete what training wrote in `folder`, and the folder if training made it and it is left empty."""
     folder = Path(folder)
     made = read_settings(folder).get(MADE_KEY, False)
     delete_training_files(folder)

@@ -68,10 +68,7 @@ def check_reader(model, path):
 
 
 def load_model(path, compile=True):
-    """Load a model saved by save_model, with safe_mode on, so no Python code hidden in the file can run.
-
-    A model saved before pixels were scaled inside the model is wrapped so that it too takes uint8 images.
-    """
+    """Load a model saved by save_model with safe_mode on, wrapped to take uint8 images if it was saved before."""
     path = check_model_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No model at {path}: train one first (notebook 04 or 06, or "

@@ -1,4 +1,4 @@
-"""Measure how fast a model trains and reads, and how fast a pipeline delivers batches (notebooks 03 and 05)."""
+"""Measure how fast a model trains and reads, and how fast a pipeline delivers batches (notebooks 03, 05 and 08)."""
 
 import time
 
@@ -37,7 +37,7 @@ def time_batches(run_batch, images, labels, batch_size, num_batches, warmup_batc
     return batch_size * num_batches / (time.perf_counter() - start)
 
 
-def training_speed(model, images, labels, batch_size=64, num_batches=10, warmup_batches=3):
+def training_images_per_second(model, images, labels, batch_size=64, num_batches=10, warmup_batches=3):
     """Return training images per second of a compiled model on (images, encoded labels), after a warm-up."""
     check_compiled(model)
     check_batches(images, batch_size, num_batches)
@@ -45,7 +45,7 @@ def training_speed(model, images, labels, batch_size=64, num_batches=10, warmup_
                         warmup_batches)
 
 
-def inference_speed(model, images, batch_size=64, num_batches=10, warmup_batches=3):
+def inference_images_per_second(model, images, batch_size=64, num_batches=10, warmup_batches=3):
     """Return inference images per second of a model on batches of images, after a warm-up."""
     check_batches(images, batch_size, num_batches)
     return time_batches(lambda x, _: model.predict_on_batch(x), images, None, batch_size, num_batches,
@@ -57,12 +57,12 @@ def compare_speeds(models, images, labels, batch_size=64, num_batches=10, num_ro
     timings = {name: ([], []) for name in models}
     for _ in range(num_rounds):
         for name, model in models.items():
-            timings[name][0].append(training_speed(model, images, labels, batch_size, num_batches))
-            timings[name][1].append(inference_speed(model, images, batch_size, num_batches))
+            timings[name][0].append(training_images_per_second(model, images, labels, batch_size, num_batches))
+            timings[name][1].append(inference_images_per_second(model, images, batch_size, num_batches))
     return {name: (float(np.median(train)), float(np.median(infer))) for name, (train, infer) in timings.items()}
 
 
-def batch_rate(batches, num_batches=10, warmup_batches=1):
+def batches_per_second(batches, num_batches=10, warmup_batches=1):
     """Return how many batches a second the iterator `batches` delivers, after a warm-up."""
     batches = iter(batches)
     for _ in range(warmup_batches):
@@ -73,7 +73,7 @@ def batch_rate(batches, num_batches=10, warmup_batches=1):
     return num_batches / (time.perf_counter() - start)
 
 
-def fit_rate(model, data, num_batches=20, warmup_batches=5):
+def fit_steps_per_second(model, data, num_batches=20, warmup_batches=5):
     """Return training steps a second of model.fit on `data`, timed in one call after `warmup_batches`."""
     check_fit_batches(num_batches, warmup_batches)
     check_compiled(model)
@@ -82,31 +82,19 @@ def fit_rate(model, data, num_batches=20, warmup_batches=5):
     model.fit(data, epochs=1, steps_per_epoch=warmup_batches + num_batches, callbacks=[clock], shuffle=False,
               verbose=0)
     if len(times) < warmup_batches + num_batches:
-        raise ValueError(f"`data` ran out after {len(times)} batches, but fit_rate needs warmup_batches + num_batches "
-                         f"= {warmup_batches + num_batches}: give more data or time fewer batches.")
+        raise ValueError(f"`data` ran out after {len(times)} batches, but fit_steps_per_second needs warmup_batches + "
+                         f"num_batches = {warmup_batches + num_batches}: give more data or time fewer batches.")
     return num_batches / (times[-1] - times[warmup_batches - 1])
 
 
 def check_fit_batches(num_batches, warmup_batches):
-    """Raise ValueError unless fit_rate has a warm-up batch to start its clock at and a batch to time."""
+    """Raise ValueError unless fit_steps_per_second has a warm-up batch to start its clock at and a batch to time."""
     if num_batches < 1:
-        raise ValueError(f"num_batches must be at least 1, got {num_batches}: fit_rate needs a batch to time.")
+        raise ValueError(f"num_batches must be at least 1, got {num_batches}: fit_steps_per_second needs a batch to "
+                         f"time.")
     if warmup_batches < 1:
-        raise ValueError(f"warmup_batches must be at least 1, got {warmup_batches}: fit_rate starts its clock when "
-                         f"the last warm-up batch ends (the first batch also builds the training step).")
-
-
-def reading_speed(model, images, num_rounds=3, num_single_images=50):
-    """Return predict_text's images a second on all `images` (median of rounds) and its median seconds for one."""
-    from .reading import predict_text  # here, so that notebook 03's timings load no decoding code
-
-    def read(batch):
-        return predict_text(model, batch)
-
-    read(images[:1])  # warm up
-    rounds = [len(images) / time_call(read, images) for _ in range(num_rounds)]
-    singles = [time_call(read, image[None]) for image in images[:num_single_images]]
-    return float(np.median(rounds)), float(np.median(singles))
+        raise ValueError(f"warmup_batches must be at least 1, got {warmup_batches}: fit_steps_per_second starts its "
+                         f"clock when the last warm-up batch ends (the first batch also builds the training step).")
 
 
 def time_call(read, images):
@@ -117,12 +105,7 @@ def time_call(read, images):
 
 
 def compare_readers(readers, images, batch_size=256, num_rounds=3, num_single_images=50):
-    """Time functions from uint8 images to logits side by side, taking turns within every round.
-
-    Returns {name: (images a second in batches of batch_size, median seconds for one image)}: the throughput
-    is the median of `num_rounds` passes over all `images`; the latency is the median over num_rounds times
-    the first `num_single_images` images, each read alone.
-    """
+    """Time functions from images to logits in turns; return {name: (images/s in batches, median s for one)}."""
     check_batches(images, batch_size, 1)
     if num_rounds < 1 or num_single_images < 1:
         raise ValueError(f"num_rounds and num_single_images must be at least 1, got {num_rounds} and "

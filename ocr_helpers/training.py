@@ -1,5 +1,4 @@
-"""Train the model with `model.fit` and Keras' own callbacks (taught in notebook 06, where each piece is built in
-cells; `train` is the same run in one call, for notebook 07, the benchmarks and the tests)."""
+"""Train the model with `model.fit` and Keras' own callbacks, as notebook 06 builds it in cells."""
 
 import contextlib
 import tempfile
@@ -23,11 +22,7 @@ KERAS_WRITTEN_FOR = "3.15"  # the Keras whose seed generators `reseed_dropout` s
 
 
 def reseed_dropout(layer, seed, epoch):
-    """Set a Dropout layer's random state to one made from (seed, epoch).
-
-    Keras has no public way to set a seed generator's state: this assigns its `state` variable, as in Keras 3.15
-    (a unit test checks that equal states draw equal masks).
-    """
+    """Set a Dropout layer's random state to one made from (seed, epoch), through its `state` variable."""
     state = layer.seed_generator.state
     state.assign(keras.ops.convert_to_tensor([seed, epoch << 20], dtype=state.dtype))
 
@@ -41,11 +36,7 @@ def warmup_cosine_schedule(learning_rate, total_steps, warmup_steps=0):
 
 
 def reader_optimizer(learning_rate, total_steps, warmup_steps=0, clipnorm=CLIPNORM, ema_momentum=None):
-    """Return Adam on the warm-up-then-cosine schedule, each step's gradient clipped to norm `clipnorm` unless None.
-
-    With `ema_momentum` (notebook 06 uses 0.99), Adam also keeps an average of the weights (`use_ema`), which
-    keras.callbacks.SwapEMAWeights puts in the model to read it and which `fit` leaves in the model at the end.
-    """
+    """Return Adam on the warm-up-then-cosine schedule, with optional gradient clipping and weight averaging."""
     if ema_momentum is not None and not 0 < ema_momentum < 1:
         raise ValueError(f"ema_momentum must lie between 0 and 1 (0.99 averages about the last 100 steps), "
                          f"not {ema_momentum}.")
@@ -67,14 +58,7 @@ class ReadingAccuracy(keras.callbacks.Callback):
 
 
 class RecomputeBatchStatistics(keras.callbacks.Callback):
-    """Before the model is read at the end of every epoch, set each batch normalization's running mean and variance
-    to their average over `num_batches` batches of `images` (uint8, as the model takes them).
-
-    During training, batch normalization uses each batch's own statistics and only keeps running averages for
-    inference. While the weights still move fast those averages can be far enough off to make a model that reads
-    89% of the held-out images with fresh statistics read 2% (measured in notebook 06); recomputing them costs a
-    few seconds and changes nothing in training itself, which never uses them.
-    """
+    """Before each epoch's reading, set batch normalization's statistics from `num_batches` batches of `images`."""
 
     def __init__(self, images, batch_size=32, num_batches=100):
         super().__init__()
@@ -111,8 +95,7 @@ class RecomputeBatchStatistics(keras.callbacks.Callback):
 
 
 class MoveIntoPlace(keras.callbacks.Callback):
-    """After every epoch, move the file a callback before it wrote at `staged` (if any) onto `path`, once complete:
-    ModelCheckpoint writes in place, so a stop or a full disk in the middle of its save would leave a broken file."""
+    """After every epoch, move the file written at `staged` (if any) onto `path`, once complete."""
 
     def __init__(self, staged, path):
         super().__init__()
@@ -124,9 +107,7 @@ class MoveIntoPlace(keras.callbacks.Callback):
 
 
 class RepeatableEpochs(keras.callbacks.Callback):
-    """At the start of epoch e, give the data epoch e's batches and every dropout layer a random state made from
-    (seed, e): epoch e then trains the same whether the run went straight through or was continued by
-    BackupAndRestore, which restores the weights and the optimizer but not the dropout's random state."""
+    """At the start of epoch e, give the data and every dropout layer epoch e's random state, from (seed, e)."""
 
     def __init__(self, data, seed=0):
         super().__init__()
@@ -143,13 +124,7 @@ class RepeatableEpochs(keras.callbacks.Callback):
 
 def training_callbacks(folder, train_data, validation_images, validation_labels, charset=None, seed=0,
                        best_so_far=None, backup=True, patience=None, ema=False, extra=()):
-    """Return the callbacks of notebook 06's training, writing into `folder`, in the order they must run.
-
-    The `extra` callbacks run after the course's and before BackupAndRestore, so that what they record of an
-    epoch is written before the epoch counts as done. With `ema` (an optimizer with use_ema=True),
-    SwapEMAWeights puts the averaged weights in the model for every callback after it, and BackupAndRestore
-    moves before it, to save the weights being trained.
-    """
+    """Return the callbacks of notebook 06's training, writing into `folder`, in the order they must run."""
     folder = Path(folder)
     statistics_batches = min(STATISTICS_BATCHES, len(train_data))  # no more than an epoch holds
     state = [keras.callbacks.BackupAndRestore(folder / STATE_NAME, double_checkpoint=True, delete_checkpoint=False)
@@ -203,19 +178,17 @@ def check_training_data(train_data, epochs, warmup_epochs):
     return steps
 
 
+def run_settings(model, train_data, epochs, learning_rate, warmup_epochs, clipnorm, ema_momentum, charset, seed):
+    """Return the settings a backup must have been made with to be continued (`start_or_continue` checks them)."""
+    return {"epochs": epochs, "batches_per_epoch": len(train_data), "batch_size": train_data.batch_size,
+            "learning_rate": learning_rate, "warmup_epochs": warmup_epochs, "clipnorm": clipnorm,
+            "ema_momentum": ema_momentum, "parameters": model.count_params(), "charset": charset, "seed": seed}
+
+
 def train(model, train_data, validation_images, validation_labels, epochs, learning_rate=2e-3, warmup_epochs=1,
           model_path=None, backup_dir=None, patience=None, verbose=2, callbacks=(), charset=None, seed=0,
           clipnorm=CLIPNORM, ema_momentum=None):
-    """Train `model` on `train_data` (oh.array_dataset or oh.stream_dataset with batches_per_epoch) as notebook 06
-    does, and return the figures of every epoch as {name: [value per epoch]}.
-
-    Adam on a warm-up-then-cosine schedule (gradients clipped to `clipnorm` if given, the weights averaged with
-    `ema_momentum` if given, and the average read and kept); after every epoch the
-    held-out images are read, the best epoch is kept (ModelCheckpoint) and, with `backup_dir`, the training state
-    is saved there (BackupAndRestore): a later call with the same settings continues from the last finished epoch
-    to the same weights. The model ends with the best epoch's weights; `model_path` is written, atomically, only
-    then, so a stopped or failed run leaves the previous model in place. A NaN loss raises FloatingPointError.
-    """
+    """Train `model` on `train_data` as notebook 06 does; return {figure: [value per epoch]}."""
     steps = check_training_data(train_data, epochs, warmup_epochs)
     charset = model_charset(model) if charset is None else charset
     label_length = max(map(len, validation_labels))
@@ -223,10 +196,8 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
     model_path = None if model_path is None else check_model_path(model_path)
     model.compile(optimizer=reader_optimizer(learning_rate, epochs * steps, warmup_epochs * steps, clipnorm,
                                              ema_momentum), loss=CTCLoss())
-    settings = {"epochs": epochs, "batches_per_epoch": steps, "batch_size": train_data.batch_size,
-                "learning_rate": learning_rate, "warmup_epochs": warmup_epochs, "clipnorm": clipnorm,
-                "ema_momentum": ema_momentum,
-                "parameters": model.count_params(), "charset": charset, "seed": seed}
+    settings = run_settings(model, train_data, epochs, learning_rate, warmup_epochs, clipnorm, ema_momentum, charset,
+                            seed)
     validation = array_dataset(validation_images, validation_labels, batch_size=256, shuffle=False, charset=charset,
                                label_length=label_length)
     with training_folder(backup_dir) as folder:
@@ -265,8 +236,7 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
 
 
 def restoring_failed(error, started, folder):
-    """Return True if `error` came from BackupAndRestore loading the backup in `folder`: raised before the first
-    epoch `started`, about no file (h5py names none) or a file of the backup's."""
+    """Return True if `error` came from BackupAndRestore loading the backup in `folder` before epoch 1."""
     state = Path(folder) / STATE_NAME
     return (not started and has_backup(folder)
             and (error.filename is None or Path(error.filename).resolve().parent == state.resolve()))
@@ -303,11 +273,7 @@ def nan_error(epoch, error, learning_rate, model_path, backup_dir, epochs_done):
 
 
 def load_or_train_reader(model_path, data_dir, seed=0, num_samples=20_000, epochs=3):
-    """Load notebook 06's model from `model_path`; if it is missing, train a short one on notebook 01's images.
-
-    The stand-in trains for `epochs` epochs on the dataset `train.npz` in `data_dir` (drawn and saved first if
-    it is missing), so that a later notebook runs on its own; notebook 06 trains a better one.
-    """
+    """Load notebook 06's model from `model_path`; if it is missing, train a short stand-in on notebook 01's data."""
     from .data import load_or_generate_dataset
 
     if Path(model_path).is_file():

@@ -79,8 +79,8 @@ def test_a_run_killed_in_epoch_3_continues_and_ends_like_an_uninterrupted_one(un
     output = interrupt(tmp_path, signal_number, "--pause-in-epoch", "3")
     if signal_number == signal.SIGINT:
         assert "Interrupted. Finished epochs saved in" in output and ": 2 of 5." in output
-    assert oh.epochs_done(tmp_path / "backup") == 2, "the backup holds the last finished epoch"
-    assert len(oh.read_log(tmp_path / "backup" / oh.LOG_NAME)["loss"]) == 2, "and the figures of those two"
+    assert oh.resume.epochs_done(tmp_path / "backup") == 2, "the backup holds the last finished epoch"
+    assert len(oh.read_log(tmp_path / "backup" / oh.resume.LOG_NAME)["loss"]) == 2, "and the figures of those two"
     assert (tmp_path / "model.keras").read_bytes() == b"the previous model", "an unfinished run keeps the old model"
 
     output = finish_run(tmp_path)
@@ -106,7 +106,7 @@ def test_a_run_killed_while_saving_keeps_the_old_model_and_continues_like_an_uni
     (tmp_path / "model.keras").write_bytes(b"the previous model")
     interrupt(tmp_path, signal.SIGKILL, "--pause-in-save", name, "--from-epoch", str(from_epoch))
     assert (tmp_path / "model.keras").read_bytes() == b"the previous model", "the old model stays whole"
-    assert oh.epochs_done(tmp_path / "backup") == epochs_kept, "the last good backup is kept"
+    assert oh.resume.epochs_done(tmp_path / "backup") == epochs_kept, "the last good backup is kept"
     output = finish_run(tmp_path)
     assert "corrupt" not in output
     resumed = read_run(tmp_path)

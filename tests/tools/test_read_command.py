@@ -1,7 +1,7 @@
 """`python3 run.py read PATH...`: one `file<TAB>text<TAB>confidence` row per image, bad files listed at the end.
 
 An untrained model reads garbage, but the same garbage as oh.predict_text on the same fitted images, which is
-what these tests check. Most checks call the package and run.py's functions directly; the command line runs
+what these tests check. Most checks call tools/read_command.py's functions directly; the command line runs
 as a subprocess four times: once with an ONNX export, once into a pipe closed after its first line.
 """
 
@@ -35,6 +35,8 @@ def load_run_py():
 
 
 run_py = load_run_py()
+sys.path.insert(0, str(ROOT / "tools"))
+import read_command  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -74,42 +76,42 @@ def fitted(model, paths):
 
 
 def test_image_paths_lists_a_folders_images_by_name_and_refuses_bad_paths(folder, tmp_path):
-    assert [path.name for path in oh.image_paths([folder])] == sorted(GOOD + ["broken.png"])
-    assert oh.image_paths([folder / "b_gray.png", folder, folder / "b_gray.png"])[0].name == "b_gray.png"
-    assert len(oh.image_paths([folder / "b_gray.png", folder])) == 6, "each file once"
+    assert [path.name for path in read_command.image_paths([folder])] == sorted(GOOD + ["broken.png"])
+    assert read_command.image_paths([folder / "b_gray.png", folder, folder / "b_gray.png"])[0].name == "b_gray.png"
+    assert len(read_command.image_paths([folder / "b_gray.png", folder])) == 6, "each file once"
     with pytest.raises(FileNotFoundError, match="No file or folder at .*missing.png"):
-        oh.image_paths([folder / "missing.png"])
+        read_command.image_paths([folder / "missing.png"])
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no images here")
     with pytest.raises(ValueError, match=f"The folder {tmp_path / 'empty'} holds no image files"):
-        oh.image_paths([tmp_path / "empty"])
+        read_command.image_paths([tmp_path / "empty"])
 
 
 def test_confidence_is_the_product_of_the_greedy_steps_probabilities():
     logits = np.log(np.array([[[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]]))
-    assert oh.confidences(logits) == pytest.approx([0.9 * 0.8 * 0.5])
-    assert oh.confidences(logits + 3.0) == pytest.approx([0.36]), "softmax ignores a shift of the logits"
+    assert read_command.confidences(logits) == pytest.approx([0.9 * 0.8 * 0.5])
+    assert read_command.confidences(logits + 3.0) == pytest.approx([0.36]), "softmax ignores a shift of the logits"
 
 
 def test_read_files_agrees_with_predict_text_on_the_fitted_images(model, folder):
-    paths = oh.image_paths([folder])
-    rows, failures = oh.read_files(model, paths, batch_size=4)
+    paths = read_command.image_paths([folder])
+    rows, failures = read_command.read_files(model, paths, batch_size=4)
     good = [folder / name for name in sorted(GOOD)]
     assert [row[0] for row in rows] == [str(path) for path in good]
     images = fitted(model, good)
     assert [row[1] for row in rows] == oh.predict_text(model, images)
-    sure = oh.confidences(oh.predict_logits(model, images))
+    sure = read_command.confidences(oh.predict_logits(model, images))
     assert [row[2] for row in rows] == pytest.approx(sure, rel=1e-4, abs=1e-12)
     assert all(0 <= row[2] <= 1 for row in rows)
     assert [name for name, _ in failures] == [str(folder / "broken.png")]
     assert "cannot be decoded as an image" in failures[0][1]
-    one_batch, _ = oh.read_files(model, paths, batch_size=256)
+    one_batch, _ = read_command.read_files(model, paths, batch_size=256)
     assert [row[:2] for row in one_batch] == [row[:2] for row in rows], "batches do not change the readings"
 
 
 def test_read_command_exit_codes_and_one_line_messages(model_path, folder, tmp_path, capsys):
     def read(*arguments):
-        code = run_py.read_and_print(run_py.read_parser().parse_args([str(part) for part in arguments]))
+        code = read_command.read_and_print(read_command.read_parser().parse_args([str(part) for part in arguments]))
         out, err = capsys.readouterr()
         return code, out.splitlines(), err.splitlines()
 
@@ -148,22 +150,22 @@ def test_read_command_from_outside_the_environment_shows_progress_on_stderr(mode
     many = tmp_path / "many"
     many.mkdir()
     picture = (folder / "b_gray.png").read_bytes()
-    for index in range(run_py.PROGRESS_FROM + 1):
+    for index in range(read_command.PROGRESS_FROM + 1):
         (many / f"{index:03d}.png").write_bytes(picture)
     done = subprocess.run([str(python), str(ROOT / "run.py"), "read", str(many), "--model", str(model_path)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == run_py.PROGRESS_FROM + 1 and all(line.count("\t") == 2 for line in lines)
+    assert len(lines) == read_command.PROGRESS_FROM + 1 and all(line.count("\t") == 2 for line in lines)
     assert len({line.split("\t", 1)[1] for line in lines}) == 1, "the same picture reads the same"
     assert "Reading" in done.stderr and "101/101" in done.stderr
 
 
 def test_read_command_reads_an_onnx_export_like_its_keras_model_without_importing_keras(model, folder, tmp_path):
     onnx_path = oh.export_onnx(model, tmp_path / "reader.onnx")
-    expected, _ = oh.read_files(model, oh.image_paths([folder]))
-    probe = (f"import runpy, sys\nsys.argv = ['run.py', 'read', *sys.argv[1:]]\n"
-             f"try:\n    runpy.run_path({str(ROOT / 'run.py')!r}, run_name='__main__')\n"
+    expected, _ = read_command.read_files(model, read_command.image_paths([folder]))
+    probe = (f"import runpy, sys\nsys.argv = ['read_command.py', *sys.argv[1:]]\n"
+             f"try:\n    runpy.run_path({str(ROOT / 'tools' / 'read_command.py')!r}, run_name='__main__')\n"
              f"finally:\n    print('keras imported' if 'keras' in sys.modules else 'no keras', file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", probe, str(folder), "--model", str(onnx_path)],
                           capture_output=True, text=True, timeout=300)
@@ -190,7 +192,7 @@ def test_read_command_stops_quietly_when_its_pipe_closes_and_still_writes_the_cs
     shown, _ = head.communicate(timeout=300)
     _, stderr = reader.communicate(timeout=300)
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
-    assert reader.returncode == run_py.PIPE_CLOSED, f"the pipe never closed on the reader:\n{stderr}"
+    assert reader.returncode == read_command.PIPE_CLOSED, f"the pipe never closed on the reader:\n{stderr}"
     assert shown.split("\t")[0] == str(many / f"000_{'x' * 200}.png") and shown.count("\n") == 1
     with open(out_csv, newline="") as file:
         assert len(list(csv.reader(file))) == 1 + 600, "the CSV holds every row"

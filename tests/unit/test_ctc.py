@@ -96,6 +96,8 @@ def test_ctc_loss_class_takes_lengths_from_padding_and_time_axis():
 def test_collapse_and_extend():
     assert oh.collapse_path([0, 3, 3, 0, 3, 5, 5, 0]) == [3, 3, 5]
     assert oh.collapse_path([0, 0, 0]) == []
+    assert oh.emitting_steps([0, 3, 3, 0, 3, 5, 5, 0]) == [1, 4, 5], "where each character of 3, 3, 5 starts"
+    assert oh.emitting_steps([2, 2, 0]) == [0]
     assert oh.extend_with_blanks([4, 4]) == [0, 4, 0, 4, 0]
 
 
@@ -131,6 +133,6 @@ def test_ctc_loss_refuses_logit_lengths_longer_than_the_logits():
 def test_greedy_texts_in_numpy_read_what_keras_ctc_decode_reads():
     logits = np.random.default_rng(3).normal(size=(64, 20, 5)).astype(np.float32)
     logits[:, ::3, 0] += 2.0  # blanks between characters, as a trained model emits them
-    texts = oh.greedy_texts(logits, "AB1x")
+    texts = oh.greedy_decode_numpy(logits, "AB1x")
     assert texts == oh.greedy_decode(logits, "AB1x")
     assert len(set(texts)) > 30 and all(set(text) <= set("AB1x") for text in texts)

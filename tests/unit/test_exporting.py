@@ -161,18 +161,18 @@ class FakeFitModel:
 
 def test_fit_rate_times_the_steps_after_the_warm_up(clock):
     model = FakeFitModel(clock, [5.0, 0.1, 0.3, 0.1])  # a slow first step that builds the training step
-    assert oh.fit_rate(model, data=None, num_batches=3, warmup_batches=1) == pytest.approx(3 / 0.5)
+    assert oh.fit_steps_per_second(model, data=None, num_batches=3, warmup_batches=1) == pytest.approx(3 / 0.5)
     assert model.steps == 4
     model = FakeFitModel(clock, [5.0, 2.0, 0.1, 0.3, 0.1])
-    assert oh.fit_rate(model, data=None, num_batches=3, warmup_batches=2) == pytest.approx(3 / 0.5)
+    assert oh.fit_steps_per_second(model, data=None, num_batches=3, warmup_batches=2) == pytest.approx(3 / 0.5)
 
 
 def test_fit_rate_refuses_no_warm_up_no_timed_batch_and_data_that_runs_out(clock):
     model = FakeFitModel(clock, [0.1] * 10)
     with pytest.raises(ValueError, match="warmup_batches must be at least 1, got 0"):
-        oh.fit_rate(model, data=None, num_batches=3, warmup_batches=0)
+        oh.fit_steps_per_second(model, data=None, num_batches=3, warmup_batches=0)
     with pytest.raises(ValueError, match="num_batches must be at least 1, got 0"):
-        oh.fit_rate(model, data=None, num_batches=0, warmup_batches=1)
+        oh.fit_steps_per_second(model, data=None, num_batches=0, warmup_batches=1)
     assert model.steps is None, "the arguments are checked before any training step"
-    with pytest.raises(ValueError, match="ran out after 10 batches, but fit_rate needs .* = 12"):
-        oh.fit_rate(model, data=None, num_batches=10, warmup_batches=2)
+    with pytest.raises(ValueError, match="ran out after 10 batches, but fit_steps_per_second needs .* = 12"):
+        oh.fit_steps_per_second(model, data=None, num_batches=10, warmup_batches=2)

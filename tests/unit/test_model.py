@@ -143,20 +143,21 @@ def clock(monkeypatch):
 def test_speed_helpers_time_only_the_timed_batches(clock):
     images, labels = np.zeros((8, 60, 160), dtype=np.uint8), oh.encode_labels(["AB12C"] * 8)
     model = FakeModel(clock)
-    assert oh.inference_speed(model, images, batch_size=4, num_batches=2, warmup_batches=1) == pytest.approx(400)
+    inference = oh.speed.inference_images_per_second(model, images, batch_size=4, num_batches=2, warmup_batches=1)
+    assert inference == pytest.approx(400)
     assert model.batch_sizes == [4, 4, 4], "one warm-up batch and two timed ones"
-    assert oh.training_speed(model, images, labels, batch_size=4, num_batches=3) == pytest.approx(200)
+    assert oh.training_images_per_second(model, images, labels, batch_size=4, num_batches=3) == pytest.approx(200)
     assert oh.compare_speeds({"m": model}, images, labels, 4, 2, 3) == {"m": (pytest.approx(200), pytest.approx(400))}
 
 
 def test_speed_helpers_check_their_input(model):
     images, labels = np.zeros((8, 60, 160), dtype=np.uint8), oh.encode_labels(["AB12C"] * 8)
     with pytest.raises(ValueError, match="Compile the model first"):
-        oh.training_speed(oh.build_model(), images, labels, batch_size=4)
+        oh.training_images_per_second(oh.build_model(), images, labels, batch_size=4)
     with pytest.raises(ValueError, match="needs 16 images, got 8"):
-        oh.inference_speed(model, images, batch_size=16)
+        oh.speed.inference_images_per_second(model, images, batch_size=16)
     with pytest.raises(ValueError, match="Compile the model first"):
-        oh.fit_rate(oh.build_model(), oh.array_dataset(images, ["AB12C"] * 8, batch_size=4))
+        oh.fit_steps_per_second(oh.build_model(), oh.array_dataset(images, ["AB12C"] * 8, batch_size=4))
 
 
 def test_pipeline_rates_count_batches_and_training_steps(clock):
@@ -165,13 +166,13 @@ def test_pipeline_rates_count_batches_and_training_steps(clock):
             clock.advance(0.02)
             yield None
 
-    assert oh.batch_rate(one_batch_every_20_ms(), num_batches=5) == pytest.approx(50)
+    assert oh.batches_per_second(one_batch_every_20_ms(), num_batches=5) == pytest.approx(50)
     with pytest.raises(StopIteration):
-        oh.batch_rate(iter([1, 2]), num_batches=5)
+        oh.batches_per_second(iter([1, 2]), num_batches=5)
     model = oh.compile_model(oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4))
     clock.step = 0.1  # every reading of the clock is a tenth of a second after the one before
     data = oh.array_dataset(np.zeros((32, 60, 160), np.uint8), ["AB12C"] * 32, batch_size=4)
-    assert oh.fit_rate(model, data, num_batches=3, warmup_batches=2) == pytest.approx(10)
+    assert oh.fit_steps_per_second(model, data, num_batches=3, warmup_batches=2) == pytest.approx(10)
 
 
 def test_refine_blocks_add_convolutions_that_keep_the_feature_map_size():

@@ -64,12 +64,12 @@ def test_array_dataset_refuses_bad_input(dataset):
 
 def test_check_images_names_the_expected_shape():
     with pytest.raises(ValueError, match=r"\(N, 60, 160\).*got uint8 of shape \(60, 160\).*image\[None\]"):
-        oh.check_images(np.zeros((60, 160), np.uint8))
+        oh.pipeline.check_images(np.zeros((60, 160), np.uint8))
     with pytest.raises(ValueError, match=r"\(N, 60, 160\).*got uint8 of shape \(2, 50, 200\)"):
-        oh.check_images(np.zeros((2, 50, 200), np.uint8))
+        oh.pipeline.check_images(np.zeros((2, 50, 200), np.uint8))
     with pytest.raises(ValueError, match=r"\(N, 60, 160\).*\(2, 60, 160, 3\): these have 3 channels.*grayscale"):
-        oh.check_images(np.zeros((2, 60, 160, 3), np.uint8))
-    assert oh.check_images(np.zeros((2, 50, 200), np.uint8), height=None, width=None).shape == (2, 50, 200)
+        oh.pipeline.check_images(np.zeros((2, 60, 160, 3), np.uint8))
+    assert oh.pipeline.check_images(np.zeros((2, 50, 200), np.uint8), height=None, width=None).shape == (2, 50, 200)
 
 
 def test_stream_continues_the_dataset_of_its_seed_and_never_repeats(dataset):

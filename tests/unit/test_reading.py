@@ -41,11 +41,11 @@ def model():
 
 
 def test_edit_distance_and_character_error_rate():
-    assert oh.edit_distance("ABCDE", "ABCDE") == 0
-    assert oh.edit_distance("ABCDE", "ABXDE") == 1
-    assert oh.edit_distance("ABCDE", "ABDE") == 1
-    assert oh.edit_distance("ABCDE", "") == 5
-    assert oh.edit_distance("AB", "BA") == 2
+    assert oh.reading.edit_distance("ABCDE", "ABCDE") == 0
+    assert oh.reading.edit_distance("ABCDE", "ABXDE") == 1
+    assert oh.reading.edit_distance("ABCDE", "ABDE") == 1
+    assert oh.reading.edit_distance("ABCDE", "") == 5
+    assert oh.reading.edit_distance("AB", "BA") == 2
     assert oh.character_error_rate(["ABCDE", "12345"], ["ABCDE", "1234"]) == pytest.approx(0.1)
     assert oh.sequence_accuracy(["ABCDE", "12345"], ["ABCDE", "1234"]) == 0.5
     with pytest.raises(ValueError, match="one prediction per label"):
@@ -53,8 +53,8 @@ def test_edit_distance_and_character_error_rate():
 
 
 def test_confusions_pair_each_character_along_the_cheapest_edit():
-    assert oh.align("AB0DE", "ABODE") == [("A", "A"), ("B", "B"), ("0", "O"), ("D", "D"), ("E", "E")]
-    assert oh.align("ABCDE", "ABDE") == [("A", "A"), ("B", "B"), ("C", ""), ("D", "D"), ("E", "E")]
+    assert oh.reading.align("AB0DE", "ABODE") == [("A", "A"), ("B", "B"), ("0", "O"), ("D", "D"), ("E", "E")]
+    assert oh.reading.align("ABCDE", "ABDE") == [("A", "A"), ("B", "B"), ("C", ""), ("D", "D"), ("E", "E")]
     counts = oh.confusions(["AB0DE", "0O000", "ABCDE"], ["ABODE", "0000", "ABCDE"])
     assert counts == collections.Counter({("0", "O"): 1, ("O", ""): 1})
     labels = ["O0O0A", "ABCDE"]
@@ -105,31 +105,3 @@ def test_predict_text_refuses_wrong_size_and_dtype(model):
     with pytest.raises(ValueError, match=r"\(N, 60, 160\).*\(2, 60, 160, 3\): these have 3 channels"):
         oh.predict_text(model, np.zeros((2, 60, 160, 3), np.uint8))
 
-
-
-class FakeClock:
-    """Stands in for the time module in ocr_helpers.speed: time moves only when the fake reader says so."""
-
-    def __init__(self):
-        self.now = 100.0
-
-    def perf_counter(self):
-        return self.now
-
-
-def test_reading_speed_gives_the_medians_of_the_timed_calls(monkeypatch):
-    clock, calls = FakeClock(), []
-    # the warm-up call (never timed), three rounds on all 40 images, then three single images
-    seconds = iter([5.0, 0.2, 0.1, 0.4, 0.003, 0.001, 0.010])
-
-    def fake_predict_text(model, images):
-        calls.append(len(images))
-        clock.now += next(seconds)
-        return [""] * len(images)
-
-    monkeypatch.setattr(oh.speed, "time", clock)
-    monkeypatch.setattr(oh.reading, "predict_text", fake_predict_text)
-    batched, single = oh.reading_speed(None, np.zeros((40, 60, 160), np.uint8), num_rounds=3, num_single_images=3)
-    assert calls == [1, 40, 40, 40, 1, 1, 1], "a warm-up, the rounds on every image, then one image at a time"
-    # rounds of 200, 400 and 100 images a second, single images in 3, 1 and 10 ms (means: 233 and 4.7 ms)
-    assert (batched, single) == (pytest.approx(200), pytest.approx(0.003))

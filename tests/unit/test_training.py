@@ -116,7 +116,7 @@ def test_backup_dir_may_hold_braces_which_model_checkpoint_would_otherwise_forma
 
     class StopAfterFirstEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            assert (backup / oh.BEST_NAME).exists(), "the best epoch is saved under the folder's own name"
+            assert (backup / oh.resume.BEST_NAME).exists(), "the best epoch is saved under the folder's own name"
             self.model.stop_training = True
 
     history = oh.train(tiny_model(), oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
@@ -149,8 +149,8 @@ def test_nan_loss_stops_training_names_epoch_and_batch_and_keeps_what_was_saved(
                  validation_labels, epochs=3, model_path=path, backup_dir=backup, verbose=0,
                  callbacks=[PoisonInEpoch(2)])
     assert path.read_bytes() == b"an earlier model"
-    assert oh.epochs_done(backup) == 1, "the backup holds the healthy epoch, not the NaN one"
-    best = oh.load_model(backup / oh.BEST_NAME)
+    assert oh.resume.epochs_done(backup) == 1, "the backup holds the healthy epoch, not the NaN one"
+    best = oh.load_model(backup / oh.resume.BEST_NAME)
     assert all(np.isfinite(weights).all() for weights in best.get_weights()), "the best epoch stays intact"
 
 
@@ -232,7 +232,7 @@ def test_a_backup_is_continued_only_with_the_same_settings(data, tmp_path):
     with pytest.raises(ValueError, match=r"parameters \d+ in the backup, \d+ now"):
         oh.train(oh.build_model(filters=(4, 8, 16), dense_units=8, rnn_units=4), batches, validation_images,
                  validation_labels, epochs=3, backup_dir=tmp_path, verbose=0)
-    for state in (tmp_path / oh.STATE_NAME).glob("latest.weights.h5*"):
+    for state in (tmp_path / oh.resume.STATE_NAME).glob("latest.weights.h5*"):
         state.write_bytes(state.read_bytes()[:1000])
     with pytest.raises(ValueError, match=r"training backup .* is truncated or corrupt.*delete the folder"):
         oh.train(tiny_model(), batches, validation_images, validation_labels, epochs=3, backup_dir=tmp_path,
@@ -276,7 +276,7 @@ def test_repeatable_epochs_passes_over_a_dropout_of_rate_zero_and_reseeds_the_ot
 
 def dropout_masks(layer, seed, epoch, draws=3):
     """Return `draws` masks of a Dropout layer after reseeding it from (seed, epoch)."""
-    oh.reseed_dropout(layer, seed, epoch)
+    oh.training.reseed_dropout(layer, seed, epoch)
     ones = np.ones((4, 32), np.float32)
     return [keras.ops.convert_to_numpy(layer(ones, training=True)) for _ in range(draws)]
 
@@ -285,8 +285,9 @@ def test_reseed_dropout_repeats_the_masks_of_the_same_seed_and_epoch_only():
     layer = keras.layers.Dropout(0.5, seed=1)
     first, again = dropout_masks(layer, 3, 5), dropout_masks(layer, 3, 5)
     other_epoch, other_seed = dropout_masks(layer, 3, 6), dropout_masks(layer, 4, 5)
-    written_for = (f"oh.reseed_dropout sets Keras' SeedGenerator.state, as in Keras {oh.training.KERAS_WRITTEN_FOR}; "
-                   f"this is Keras {keras.__version__}: check how its Dropout draws its masks")
+    written_for = (f"oh.training.reseed_dropout sets Keras' SeedGenerator.state, as in Keras "
+                   f"{oh.training.KERAS_WRITTEN_FOR}; this is Keras {keras.__version__}: check how its Dropout draws "
+                   f"its masks")
     assert all(np.array_equal(left, right) for left, right in zip(first, again)), written_for
     assert not np.array_equal(first[0], first[1]), written_for
     assert not np.array_equal(first[0], other_epoch[0]) and not np.array_equal(first[0], other_seed[0]), written_for
@@ -365,7 +366,7 @@ def test_a_folder_training_made_is_removed_and_one_it_found_is_kept_both_emptied
 
 
 def test_training_files_left_by_a_run_stopped_before_its_first_backup_are_replaced(data, tmp_path):
-    (tmp_path / oh.LOG_NAME).write_text("epoch,loss\n0,99\n")  # a run stopped in its first epoch left a log
+    (tmp_path / oh.resume.LOG_NAME).write_text("epoch,loss\n0,99\n")  # a run stopped in its first epoch left a log
     history = train_into(data, tmp_path)
     assert len(history["loss"]) == 2 and 99.0 not in history["loss"], "the old run's figures were not mixed in"
 
@@ -407,7 +408,7 @@ def test_a_full_disk_during_an_epoch_save_names_the_cause_and_keeps_the_last_goo
         train_into(data, tmp_path / "backup", model_path=model_path, epochs=3, callbacks=[FullDiskInEpoch2()])
     assert raised.value.errno == 28 and "corrupt" not in str(raised.value)
     assert model_path.read_bytes() == b"the previous model"
-    assert oh.epochs_done(tmp_path / "backup") == 1
+    assert oh.resume.epochs_done(tmp_path / "backup") == 1
     monkeypatch.undo()
     history = train_into(data, tmp_path / "backup", model_path=model_path, epochs=3)  # space again: continue
     assert len(history["loss"]) == 3
@@ -427,11 +428,11 @@ def test_a_full_disk_while_saving_the_final_model_keeps_the_previous_one_and_the
         train_into(data, tmp_path / "backup", model_path=model_path, callbacks=[FullDiskAtTheEnd()])
     assert model_path.read_bytes() == b"the previous model"
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == [], "no half-written file"
-    assert oh.epochs_done(tmp_path / "backup") == 2 and (tmp_path / "backup" / oh.BEST_NAME).is_file()
+    assert oh.resume.epochs_done(tmp_path / "backup") == 2 and (tmp_path / "backup" / oh.resume.BEST_NAME).is_file()
 
 
 def test_read_log_skips_a_row_cut_short_by_a_full_disk(tmp_path):
-    log = tmp_path / oh.LOG_NAME
+    log = tmp_path / oh.resume.LOG_NAME
     log.write_text("epoch,loss,val_accuracy\n0,9.5,0.25\n1,4.25,0.5\n2,3.")  # the disk filled while writing epoch 3
     assert oh.read_log(log) == {"loss": [9.5, 4.25], "val_accuracy": [0.25, 0.5]}
     log.write_text("epoch,loss,val_accuracy\n0,9.5,0.25\n1,4.25,0.5\n1,4.0,0.75\n")  # epoch 2 again, after a stop
