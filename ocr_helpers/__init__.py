@@ -23,7 +23,7 @@ _LAZY_NAMES = {
     **dict.fromkeys(["character_error_rate", "confusions", "pair_mistakes", "predict_logits", "predict_text",
                      "sequence_accuracy"], "reading"),
     **dict.fromkeys(["MoveIntoPlace", "ReadingAccuracy", "RecomputeBatchStatistics", "RepeatableEpochs",
-                     "load_or_train_reader", "reader_optimizer", "reading_rank", "run_settings", "train", "training_callbacks",
+                     "load_or_train_reader", "reader_optimizer", "run_settings", "train", "training_callbacks",
                      "warmup_cosine_schedule"], "training"),
     **dict.fromkeys(["load_model", "save_model"], "saving"),
     **dict.fromkeys(["OnnxReader", "export_onnx"], "exporting"),
