@@ -122,6 +122,14 @@ class RepeatableEpochs(keras.callbacks.Callback):
             reseed_dropout(layer, self.seed + number, epoch)
 
 
+class SwapAveragedWeights(keras.callbacks.SwapEMAWeights):
+    """Keras' `SwapEMAWeights`, whose average keeps its own copy of the last epoch's weights on JAX too."""
+
+    def _backend_finalize_ema_values(self, optimizer):  # Keras 3.15 shares one array, which the next `predict` deletes
+        for weight, average in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average):
+            average.assign(keras.ops.copy(weight))
+
+
 def training_callbacks(folder, train_data, validation_images, validation_labels, charset=None, seed=0,
                        best_so_far=None, backup=True, patience=None, ema=False, extra=()):
     """Return the callbacks of notebook 06's training, writing into `folder`, in the order they must run."""
@@ -132,7 +140,7 @@ def training_callbacks(folder, train_data, validation_images, validation_labels,
     callbacks = [
         RepeatableEpochs(train_data, seed),
         keras.callbacks.TerminateOnNaN(raise_error=True),
-        *(state + [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
+        *(state + [SwapAveragedWeights(swap_on_epoch=True)] if ema else []),
         RecomputeBatchStatistics(train_data.first_images(statistics_batches * train_data.batch_size),
                                  train_data.batch_size, statistics_batches),
         ReadingAccuracy(validation_images, validation_labels, charset),

@@ -110,6 +110,20 @@ def test_train_ends_with_the_best_epoch_not_the_last(data, monkeypatch):
     assert any(not np.array_equal(second, last) for second, last in zip(recorder.weights[1], recorder.weights[2]))
 
 
+def test_averaged_weights_of_a_best_last_epoch_are_kept_and_saved_on_every_backend(data, monkeypatch, tmp_path):
+    # Keras 3.15's SwapEMAWeights gave the average the weights' own JAX array after the last epoch; reading the
+    # held-out images then freed it, and saving the best epoch failed with "Array has been deleted"
+    train_images, train_labels, validation_images, validation_labels = data
+    scripted = iter([0.2, 0.5])  # the last epoch is the best, so ModelCheckpoint saves after it
+    monkeypatch.setattr(oh.training, "sequence_accuracy", lambda labels, predictions: next(scripted))
+    model, seen, path = tiny_model(), SeenWeights(), tmp_path / "model.keras"
+    oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images, validation_labels,
+             epochs=2, learning_rate=1e-2, verbose=0, ema_momentum=0.5, model_path=path, callbacks=[seen])
+    for kept, saved, average in zip(model.trainable_weights, oh.load_model(path).trainable_weights, seen.weights[1]):
+        np.testing.assert_array_equal(kept.numpy(), average)
+        np.testing.assert_array_equal(saved.numpy(), average)
+
+
 def test_backup_dir_may_hold_braces_which_model_checkpoint_would_otherwise_format(data, tmp_path):
     train_images, train_labels, validation_images, validation_labels = data
     backup = tmp_path / "run {seed} {epoch}"
