@@ -83,7 +83,7 @@ def read_settings(folder):
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def start_or_continue(folder, settings, monitor="val_accuracy", keep=()):
+def start_or_continue(folder, settings, monitor="val_rank", keep=()):
     """Prepare `folder` for a run with `settings`; return the best `monitor` value of the epochs done, or None."""
     folder = Path(folder)
     check_training_folder(folder, keep)

@@ -44,8 +44,13 @@ def reader_optimizer(learning_rate, total_steps, warmup_steps=0, clipnorm=CLIPNO
                                  use_ema=ema_momentum is not None, ema_momentum=ema_momentum or 0.99)
 
 
+def reading_rank(accuracy, epoch, epochs, num_images):
+    """Return what the best epoch is chosen by: the accuracy on `num_images`, and of equal ones the later epoch's."""
+    return accuracy + (epoch + 1) / (num_images * (max(epochs, epoch + 1) + 1))  # less than one image more right
+
+
 class ReadingAccuracy(keras.callbacks.Callback):
-    """Read the held-out images after every epoch and log `val_accuracy` (whole CAPTCHAs) and `val_cer`."""
+    """Read the held-out images after every epoch; log `val_accuracy` (whole CAPTCHAs), `val_cer` and `val_rank`."""
 
     def __init__(self, images, labels, charset=None):
         super().__init__()
@@ -55,6 +60,8 @@ class ReadingAccuracy(keras.callbacks.Callback):
         predictions = predict_text(self.model, self.images, charset=self.charset)
         logs["val_accuracy"] = sequence_accuracy(self.labels, predictions)
         logs["val_cer"] = character_error_rate(self.labels, predictions)
+        epochs = (self.params or {}).get("epochs", epoch + 1)  # fit gives callbacks its settings
+        logs["val_rank"] = reading_rank(logs["val_accuracy"], epoch, epochs, len(self.labels))
 
 
 class RecomputeBatchStatistics(keras.callbacks.Callback):
@@ -144,7 +151,7 @@ def training_callbacks(folder, train_data, validation_images, validation_labels,
         RecomputeBatchStatistics(train_data.first_images(statistics_batches * train_data.batch_size),
                                  train_data.batch_size, statistics_batches),
         ReadingAccuracy(validation_images, validation_labels, charset),
-        keras.callbacks.ModelCheckpoint(literal_filepath(folder / STAGED_BEST_NAME), monitor="val_accuracy",
+        keras.callbacks.ModelCheckpoint(literal_filepath(folder / STAGED_BEST_NAME), monitor="val_rank",
                                         mode="max", save_best_only=True, initial_value_threshold=best_so_far),
         MoveIntoPlace(folder / STAGED_BEST_NAME, folder / BEST_NAME),
         keras.callbacks.CSVLogger(folder / LOG_NAME, append=True),

@@ -55,7 +55,7 @@ def test_training_with_averaged_weights_reads_and_keeps_the_average(data):
     assert model.optimizer.use_ema
     assert any(not np.allclose(left, right) for left, right in zip(seen[0], trained[0])), \
         "the callbacks should read the average, not the weights being trained"
-    best = int(np.argmax(history["val_accuracy"]))
+    best = int(np.argmax(history["val_rank"]))
     for kept, average in zip(model.trainable_weights, seen[best]):
         np.testing.assert_array_equal(kept.numpy(), average)
 
@@ -76,7 +76,7 @@ def test_train_logs_reading_figures_prints_each_epoch_and_saves_a_model_that_rel
     path = tmp_path / "model.keras"
     history = oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
                        validation_labels, epochs=2, warmup_epochs=1, model_path=path)
-    assert set(history) == {"loss", "val_loss", "val_accuracy", "val_cer"}
+    assert set(history) == {"loss", "val_loss", "val_accuracy", "val_cer", "val_rank"}
     assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
     assert all(0 <= value <= 1 for value in history["val_accuracy"])
     printed = capsys.readouterr().out
@@ -122,6 +122,28 @@ def test_averaged_weights_of_a_best_last_epoch_are_kept_and_saved_on_every_backe
     for kept, saved, average in zip(model.trainable_weights, oh.load_model(path).trainable_weights, seen.weights[1]):
         np.testing.assert_array_equal(kept.numpy(), average)
         np.testing.assert_array_equal(saved.numpy(), average)
+
+
+def test_a_tie_in_accuracy_goes_to_the_later_epoch(data, monkeypatch):
+    train_images, train_labels, validation_images, validation_labels = data
+    scripted = iter([0.2, 0.5, 0.5, 0.4])  # epochs 2 and 3 read as many images right
+    monkeypatch.setattr(oh.training, "sequence_accuracy", lambda labels, predictions: next(scripted))
+    model, recorder = tiny_model(), EpochWeights()
+    history = oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
+                       validation_labels, epochs=4, verbose=0, callbacks=[recorder])
+    assert history["val_accuracy"] == [0.2, 0.5, 0.5, 0.4]
+    for weights, third in zip(model.get_weights(), recorder.weights[2]):
+        np.testing.assert_array_equal(weights, third)
+
+
+def test_the_rank_orders_ties_by_epoch_and_never_outweighs_one_image_even_in_float32():
+    num_images, epochs = 2_000, 100
+    ranks = [oh.reading_rank(0.5, epoch, epochs, num_images) for epoch in range(epochs)]
+    assert all(later > earlier for earlier, later in zip(np.float32(ranks), np.float32(ranks[1:]))), \
+        "ModelCheckpoint compares in float32: every later epoch must still rank higher"
+    assert oh.reading_rank(0.5 + 1 / num_images, 0, epochs, num_images) > ranks[-1], "one image more right wins"
+    assert oh.reading_rank(0.5, 7, 4, num_images) < oh.reading_rank(0.5 + 1 / num_images, 0, 4, num_images), \
+        "an epoch past the planned ones (a continued run) still adds less than one image"
 
 
 def test_backup_dir_may_hold_braces_which_model_checkpoint_would_otherwise_format(data, tmp_path):
