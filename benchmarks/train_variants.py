@@ -14,7 +14,8 @@ at batch 32, Adam warming up for 1 epoch to 2e-3 then cosine decay and averaging
 from 100 training batches before each reading, the model fed through oh.fit_input. `--model` passes keyword
 arguments to oh.build_model as JSON. After every epoch it prints the share of the 2,000 validation images
 (notebook 01, seed 43) read completely right and the minutes so far; at the end, the share of 2,000 new CAPTCHAs
-(seed 7000, notebook 06's test set) the last epoch reads, the training speed and the stability check of issue 13
+(seed 7000, notebook 06's test set) read by the epoch kept (oh.train, as notebook 06: the best on validation, of
+equals the later), the training speed and the stability check of issue 13
 (the largest drop below the best epoch before, after the first 20% of training), and how many of its character
 mistakes read a 0 as an O or the other way. `--focus-share` draws that share of the extra images' characters
 from `--focus-chars` (oh.generate_dataset's focus_share), saved to data/extra_focus.npz. One row per run is
@@ -75,6 +76,7 @@ def parse_arguments():
                         help="average the weights (Adam's use_ema) with this momentum and read the average, as "
                              "notebook 06 does; 0 for none")
     parser.add_argument("--augment", action="store_true", help="shift, shrink and shear the training batches")
+    parser.add_argument("--model-path", type=Path, help="where to save the kept model (.keras), if anywhere")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data",
                         help="where notebook 01's datasets are (%(default)s)")
     parser.add_argument("--csv", type=Path, default=ROOT / "build" / "train_variants.csv",
@@ -109,23 +111,16 @@ def main():
     train_data = oh.array_dataset(images, labels, batch_size=arguments.batch_size, seed=arguments.seed,
                                   augment=arguments.augment)
     steps = len(train_data)
-    ema_momentum = arguments.ema_momentum or None  # 0 on the command line: no average
-    optimizer = oh.reader_optimizer(arguments.learning_rate, arguments.num_epochs * steps,
-                                    round(arguments.warmup_epochs * steps), ema_momentum=ema_momentum)
-    model.compile(optimizer=optimizer, loss=oh.CTCLoss())
     print(f"{platform.machine()}, {os.cpu_count()} cores, Keras on {keras.backend.backend()}; {arguments.name}: "
           f"{model.count_params():,} parameters, {len(images):,} training images, {arguments.num_epochs} epochs of "
           f"{steps} steps", flush=True)
-    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema_momentum else []
-    callbacks += [oh.RepeatableEpochs(train_data, arguments.seed),
-                 oh.RecomputeBatchStatistics(train_data.first_images(100 * arguments.batch_size),
-                                             arguments.batch_size, num_batches=100),
-                 oh.ReadingAccuracy(validation_images, validation_labels), EpochLine(arguments.name)]
     start = time.perf_counter()
-    history = model.fit(oh.fit_input(train_data), epochs=arguments.num_epochs, callbacks=callbacks, shuffle=False,
-                        verbose=0)
+    history = oh.train(model, train_data, validation_images, validation_labels, arguments.num_epochs,
+                       arguments.learning_rate, arguments.warmup_epochs, model_path=arguments.model_path, verbose=0,
+                       callbacks=[EpochLine(arguments.name)], seed=arguments.seed,
+                       ema_momentum=arguments.ema_momentum or None)  # 0 on the command line: no average
     minutes = (time.perf_counter() - start) / 60
-    accuracies = history.history["val_accuracy"]
+    accuracies = history["val_accuracy"]
     predictions = oh.predict_text(model, test_images)
     test_accuracy = oh.sequence_accuracy(test_labels, predictions)
     counts = oh.confusions(test_labels, predictions)
