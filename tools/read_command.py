@@ -12,6 +12,15 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+from tqdm.std import tqdm
+
+import ocr_helpers as oh
+from ocr_helpers.files import atomic_write
+from ocr_helpers.folders import IMAGE_SUFFIXES, candidate_files, read_image
+from ocr_helpers.greedy import greedy_decode_numpy, log_softmax, reader_charset
+from ocr_helpers.labels import check_batch_size
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "artifacts" / "captcha_ocr.keras"  # notebook 06 saves it
 PROGRESS_FROM = 100  # a progress bar on stderr for more files than this
@@ -41,8 +50,6 @@ def read_parser():
 
 def folder_images(folder):
     """Return the image files of `folder` sorted by name (not its subfolders'); ValueError, naming it, if none."""
-    from ocr_helpers.folders import IMAGE_SUFFIXES, candidate_files
-
     names = [name for name, _ in candidate_files(folder, None) if Path(name).suffix.lower() in IMAGE_SUFFIXES]
     if not names:
         raise ValueError(f"The folder {folder} holds no image files ({' '.join(IMAGE_SUFFIXES)}; subfolders are "
@@ -77,8 +84,6 @@ def model_image_size(model):
 
 def decode_files(paths, height, width):
     """Return (images, files read, failures (file, reason)) for image files fitted to (height, width)."""
-    from ocr_helpers.folders import read_image
-
     images, files, failures = [], [], []
     for path in paths:
         try:
@@ -91,28 +96,16 @@ def decode_files(paths, height, width):
 
 def load_reader(path):
     """Load a reader: an ONNX file (.onnx) into ONNX Runtime, which needs no Keras, else a .keras file into Keras."""
-    import ocr_helpers as oh
-
     return oh.OnnxReader(path) if Path(path).suffix == ".onnx" else oh.load_model(path, compile=False)
 
 
 def confidences(logits):
     """Return, per image, the product over time steps of the greedy path's largest softmax probability (0..1)."""
-    import numpy as np
-
-    from ocr_helpers.greedy import log_softmax
-
     return np.exp(log_softmax(logits).max(axis=-1).sum(axis=-1))
 
 
 def read_files(model, paths, batch_size=256, progress=False):
     """Return rows (file, text, confidence) read by `model` (Keras or oh.OnnxReader) and failures (file, reason)."""
-    import numpy as np
-    from tqdm.std import tqdm
-
-    from ocr_helpers.greedy import greedy_decode_numpy, reader_charset
-    from ocr_helpers.labels import check_batch_size
-
     check_batch_size(batch_size)
     height, width = model_image_size(model)
     paths = list(paths)
@@ -137,8 +130,6 @@ def reading_fields(row):
 
 def write_readings_csv(path, rows):
     """Write rows (file, text, confidence) to a CSV file with a `file,text,confidence` header, atomically."""
-    from ocr_helpers.files import atomic_write
-
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(READING_HEADER)
