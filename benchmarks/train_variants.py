@@ -133,7 +133,8 @@ def main():
           f"{speed:.0f} images/s; largest drop after 20%: {largest_drop(accuracies):.4f}", flush=True)
     arguments.csv.parent.mkdir(parents=True, exist_ok=True)
     new_file = not arguments.csv.is_file()
-    settings = json.dumps({key: value for key, value in vars(arguments).items() if key not in ("csv", "data_dir")})
+    settings = json.dumps({key: value for key, value in vars(arguments).items()
+                           if key not in ("csv", "data_dir", "model_path")})
     with open(arguments.csv, "a", newline="") as file:
         writer = csv.writer(file)
         if new_file:
