@@ -18,7 +18,7 @@ from .saving import check_model_path, load_model, save_model
 
 STATISTICS_BATCHES = 100  # training batches (an epoch's at most) that set batch normalization's statistics anew
 CLIPNORM = None  # or a number: a longer gradient is scaled down to it (measured in notebook 06: it did not help)
-KERAS_WRITTEN_FOR = "3.15"  # the Keras whose seed generators `reseed_dropout` sets
+KERAS_WRITTEN_FOR = "3.15"  # the Keras whose private parts `reseed_dropout` and `SwapAveragedWeights` reach into
 
 
 def reseed_dropout(layer, seed, epoch):
