@@ -17,7 +17,9 @@ arguments to oh.build_model as JSON. After every epoch it prints the share of th
 (seed 7000, notebook 06's test set) read by the epoch kept (oh.train, as notebook 06: the best on validation, of
 equals the later), the training speed and the stability check of issue 13
 (the largest drop below the best epoch before, after the first 20% of training), and how many of its character
-mistakes read a 0 as an O or the other way. `--focus-share` draws that share of the extra images' characters
+mistakes read a 0 as an O or the other way. It then reads --num-check-samples more (seed 9000, drawn once into
+data/check.npz), with the standard error of that share: 2,000 CAPTCHAs at 97% move by about 0.4 points from one
+sample to the next, so differences between runs smaller than that need the larger set (or more seeds) to show. `--focus-share` draws that share of the extra images' characters
 from `--focus-chars` (oh.generate_dataset's focus_share), saved to data/extra_focus.npz. One row per run is
 appended to build/train_variants.csv. Run variants one after the other, not side by side: two runs share the 2 cores.
 """
@@ -55,6 +57,21 @@ def load_data(data_dir, num_extra_samples=20_000, focus_chars="", focus_share=0.
     return images, labels, validation
 
 
+def standard_error(share, count):
+    """Return the standard error of a share measured on `count` independent images (binomial)."""
+    return (share * (1 - share) / count) ** 0.5
+
+
+def check_csv(path, header):
+    """Raise ValueError before any training if the CSV file at `path` exists with other columns than `header`."""
+    if path.is_file():
+        with open(path, newline="") as file:
+            found = next(csv.reader(file), None)
+        if found != header:
+            raise ValueError(f"{path} holds rows with other columns ({found}); this run would write {header}: "
+                             f"give --csv a new file, so that no row is mixed up.")
+
+
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", required=True, help="what the run is called in the output and the CSV file")
@@ -77,6 +94,9 @@ def parse_arguments():
                              "notebook 06 does; 0 for none")
     parser.add_argument("--augment", action="store_true", help="shift, shrink and shear the training batches")
     parser.add_argument("--model-path", type=Path, help="where to save the kept model (.keras), if anywhere")
+    parser.add_argument("--num-check-samples", type=int, default=10_000,
+                        help="CAPTCHAs of seed 9000 (data/check.npz) read at the end, beside the test set; 0 for "
+                             "none (%(default)s)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data",
                         help="where notebook 01's datasets are (%(default)s)")
     parser.add_argument("--csv", type=Path, default=ROOT / "build" / "train_variants.csv",
@@ -100,8 +120,12 @@ class EpochLine(keras.callbacks.Callback):
               f"({minutes:.2f} min)", flush=True)
 
 
+CSV_HEADER = ["name", "settings", "val_accuracy_by_epoch", "test_accuracy", "minutes", "check_accuracy"]
+
+
 def main():
     arguments = parse_arguments()
+    check_csv(arguments.csv, CSV_HEADER)
     images, labels, (validation_images, validation_labels) = load_data(arguments.data_dir,
                                                                         arguments.num_extra_samples,
                                                                         arguments.focus_chars, arguments.focus_share)
@@ -129,8 +153,20 @@ def main():
           f"(of {zero_o_chars} zeros and Os)", flush=True)
     speed = arguments.num_epochs * steps * arguments.batch_size / (60 * minutes)
     print(f"{arguments.name}: validation by epoch {', '.join(f'{value:.4f}' for value in accuracies)}; "
-          f"{test_accuracy:.2%} of 2,000 new CAPTCHAs (seed 7000) read right; {minutes:.2f} min of training, "
-          f"{speed:.0f} images/s; largest drop after 20%: {largest_drop(accuracies):.4f}", flush=True)
+          f"{test_accuracy:.2%} ± {standard_error(test_accuracy, len(test_labels)):.2%} of 2,000 new CAPTCHAs "
+          f"(seed 7000) read right; {minutes:.2f} min of training, {speed:.0f} images/s; largest drop after 20%: "
+          f"{largest_drop(accuracies):.4f}", flush=True)
+    check_accuracy = ""
+    if arguments.num_check_samples:
+        check_images, check_labels = oh.load_or_generate_dataset(arguments.data_dir / "check.npz",
+                                                                 arguments.num_check_samples, seed=9_000,
+                                                                 progress=False)
+        check_predictions = oh.predict_text(model, check_images)
+        share = oh.sequence_accuracy(check_labels, check_predictions)
+        check_zero_o, _ = oh.pair_mistakes(oh.confusions(check_labels, check_predictions), check_labels)
+        print(f"{arguments.name}: {share:.2%} ± {standard_error(share, len(check_labels)):.2%} of "
+              f"{len(check_labels):,} more (seed 9000) read right, {check_zero_o} 0/O mistakes", flush=True)
+        check_accuracy = f"{share:.4f}"
     arguments.csv.parent.mkdir(parents=True, exist_ok=True)
     new_file = not arguments.csv.is_file()
     settings = json.dumps({key: value for key, value in vars(arguments).items()
@@ -138,9 +174,9 @@ def main():
     with open(arguments.csv, "a", newline="") as file:
         writer = csv.writer(file)
         if new_file:
-            writer.writerow(["name", "settings", "val_accuracy_by_epoch", "test_accuracy", "minutes"])
+            writer.writerow(CSV_HEADER)
         writer.writerow([arguments.name, settings, " ".join(f"{value:.4f}" for value in accuracies),
-                         f"{test_accuracy:.4f}", f"{minutes:.2f}"])
+                         f"{test_accuracy:.4f}", f"{minutes:.2f}", check_accuracy])
 
 
 if __name__ == "__main__":

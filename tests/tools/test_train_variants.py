@@ -1,0 +1,31 @@
+"""benchmarks/train_variants.py: the checks that run before its minutes of training, and the noise it reports."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import train_variants  # noqa: E402
+
+
+def test_a_csv_with_other_columns_is_refused_before_training_and_left_as_it_was(tmp_path):
+    old = tmp_path / "runs.csv"
+    old.write_text("name,settings,val_accuracy_by_epoch,test_accuracy,minutes\nbefore,{},0.9,0.9,8.0\n")
+    with pytest.raises(ValueError, match="other columns.*give --csv a new file"):
+        train_variants.check_csv(old, train_variants.CSV_HEADER)
+    assert old.read_text().endswith("before,{},0.9,0.9,8.0\n")
+
+
+def test_a_new_csv_or_one_with_the_same_columns_is_accepted(tmp_path):
+    train_variants.check_csv(tmp_path / "new.csv", train_variants.CSV_HEADER)
+    same = tmp_path / "same.csv"
+    same.write_text(",".join(train_variants.CSV_HEADER) + "\nrun,{},0.9,0.9,8.0,0.97\n")
+    train_variants.check_csv(same, train_variants.CSV_HEADER)
+
+
+def test_the_standard_error_of_a_share_shrinks_with_the_square_root_of_the_count():
+    assert train_variants.standard_error(0.97, 2_000) == pytest.approx(0.00381, abs=1e-5)
+    assert train_variants.standard_error(0.97, 8_000) == pytest.approx(train_variants.standard_error(0.97, 2_000) / 2)
+    assert train_variants.standard_error(1.0, 2_000) == 0
