@@ -19,9 +19,10 @@ equals the later), the training speed and the stability check of issue 13
 (the largest drop below the best epoch before, after the first 20% of training), and how many of its character
 mistakes read a 0 as an O or the other way. It then reads --num-check-samples more (seed 9000, drawn once into
 data/check.npz), with the standard error of that share: 2,000 CAPTCHAs at 97% move by about 0.4 points from one
-sample to the next, so differences between runs smaller than that need the larger set (or more seeds) to show. `--focus-share` draws that share of the extra images' characters
-from `--focus-chars` (oh.generate_dataset's focus_share), saved to data/extra_focus.npz. One row per run is
-appended to build/train_variants.csv. Run variants one after the other, not side by side: two runs share the 2 cores.
+sample to the next, so differences between runs smaller than that need the larger set (or more seeds) to show.
+`--focus-share` draws that share of the extra images' characters from `--focus-chars` (oh.generate_dataset's
+focus_share), saved to data/extra_focus.npz. One row per run is appended to build/train_variants.csv. Run
+variants one after the other, not side by side: two runs share the 2 cores.
 """
 
 import argparse
