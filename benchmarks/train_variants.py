@@ -18,7 +18,7 @@ arguments to oh.build_model as JSON. After every epoch it prints the share of th
 equals the later), the training speed and the stability check of issue 13
 (the largest drop below the best epoch before, after the first 20% of training), and how many of its character
 mistakes read a 0 as an O or the other way. It then reads --num-check-samples more (seed 9000, drawn once into
-data/check.npz), with the standard error of that share: 2,000 CAPTCHAs at 97% move by about 0.4 points from one
+check.npz of --data-dir), with the standard error of that share: 2,000 CAPTCHAs at 97% move by about 0.4 points from one
 sample to the next, so differences between runs smaller than that need the larger set (or more seeds) to show.
 `--focus-share` draws that share of the extra images' characters from `--focus-chars` (oh.generate_dataset's
 focus_share), saved to data/extra_focus.npz. One row per run is appended to build/train_variants.csv. Run
@@ -96,8 +96,8 @@ def parse_arguments():
     parser.add_argument("--augment", action="store_true", help="shift, shrink and shear the training batches")
     parser.add_argument("--model-path", type=Path, help="where to save the kept model (.keras), if anywhere")
     parser.add_argument("--num-check-samples", type=int, default=10_000,
-                        help="CAPTCHAs of seed 9000 (data/check.npz) read at the end, beside the test set; 0 for "
-                             "none (%(default)s)")
+                        help="CAPTCHAs of seed 9000 (check.npz in --data-dir) read at the end, beside the test "
+                             "set; 0 for none (%(default)s)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data",
                         help="where notebook 01's datasets are (%(default)s)")
     parser.add_argument("--csv", type=Path, default=ROOT / "build" / "train_variants.csv",
@@ -127,6 +127,8 @@ CSV_HEADER = ["name", "settings", "val_accuracy_by_epoch", "test_accuracy", "min
 def main():
     arguments = parse_arguments()
     check_csv(arguments.csv, CSV_HEADER)
+    if arguments.num_check_samples < 0:
+        raise ValueError(f"--num-check-samples must be 0 (none) or more, not {arguments.num_check_samples}.")
     images, labels, (validation_images, validation_labels) = load_data(arguments.data_dir,
                                                                         arguments.num_extra_samples,
                                                                         arguments.focus_chars, arguments.focus_share)

@@ -1,5 +1,7 @@
 """benchmarks/train_variants.py: the checks that run before its minutes of training, and the noise it reports."""
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,3 +31,14 @@ def test_the_standard_error_of_a_share_shrinks_with_the_square_root_of_the_count
     assert train_variants.standard_error(0.97, 2_000) == pytest.approx(0.00381, abs=1e-5)
     assert train_variants.standard_error(0.97, 8_000) == pytest.approx(train_variants.standard_error(0.97, 2_000) / 2)
     assert train_variants.standard_error(1.0, 2_000) == 0
+
+
+def test_a_negative_check_set_is_refused_before_any_data_is_loaded_or_trained(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_variants.py"), "--name", "bad",
+                           "--num-check-samples", "-1", "--data-dir", str(tmp_path / "data"),
+                           "--csv", str(tmp_path / "runs.csv")],
+                          capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                          timeout=120)  # without the check it would draw 50,000 images and train
+    assert done.returncode != 0
+    assert "--num-check-samples must be 0 (none) or more, not -1" in done.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / "runs.csv").exists()
