@@ -7,6 +7,7 @@ import json
 import math
 import random
 import signal
+import types
 import zipfile
 from concurrent.futures import Executor, as_completed
 from pathlib import Path
@@ -25,20 +26,9 @@ _FONT_SIZES_AT_HEIGHT_60 = (42, 50, 56)
 CAPTCHA_WRITTEN_FOR = "0.7.1"  # the captcha version whose `captcha.image` draws every distortion from `secrets`
 
 
-class SeededSecrets:
-    """Stand-in for the `secrets` module that draws from a seeded `random.Random`."""
-
-    def __init__(self, rng):
-        self.rng = rng
-
-    def randbelow(self, upper):
-        return self.rng.randrange(upper)
-
-    def randbits(self, bits):
-        return self.rng.getrandbits(bits)
-
-    def choice(self, sequence):
-        return self.rng.choice(sequence)
+def seeded_secrets(rng):
+    """Return a stand-in for the `secrets` module whose randbelow, randbits and choice draw from `rng`."""
+    return types.SimpleNamespace(randbelow=rng.randrange, randbits=rng.getrandbits, choice=rng.choice)
 
 
 @contextlib.contextmanager
@@ -50,7 +40,7 @@ def seeded_captcha(rng):
                           f"{CAPTCHA_WRITTEN_FOR} and captcha {importlib.metadata.version('captcha')} is "
                           f"installed. Install the version the course pins: pip install "
                           f"captcha=={CAPTCHA_WRITTEN_FOR}")
-    captcha.image.secrets = SeededSecrets(rng)
+    captcha.image.secrets = seeded_secrets(rng)
     try:
         yield
     finally:

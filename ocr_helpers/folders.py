@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
 
-from .data import IMAGE_HEIGHT, IMAGE_WIDTH, check_generation_arguments, generate_dataset
+from .data import IMAGE_HEIGHT, IMAGE_WIDTH, check_generation_arguments, dataset_info, generate_dataset
 from .files import atomic_folder, atomic_write
 from .labels import encode_labels
 
@@ -262,26 +262,7 @@ def export_folder(folder, images, labels, mode="RGB"):
 
 def practice_info(num_samples, seed, charset, label_length, height, width):
     """Describe how a practice folder is drawn, as its record file holds it."""
-    return {"format": PRACTICE_FORMAT, "num_samples": int(num_samples), "seed": seed, "charset": "".join(charset),
-            "label_length": int(label_length), "height": int(height), "width": int(width)}
-
-
-def read_practice_record(folder):
-    """Return the record of a practice folder as a dict, {} if it cannot be read, None if there is none."""
-    path = Path(folder) / PRACTICE_RECORD
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def record_changes(recorded, wanted):
-    """Return what differs between two records, as `name old -> new` parts (`seed 2024 -> 7`)."""
-    return [f"{name} {recorded.get(name)!r} -> {value!r}" for name, value in wanted.items()
-            if recorded.get(name) != value and name != "format"]
+    return {**dataset_info(num_samples, seed, "".join(charset), label_length, height, width), "format": PRACTICE_FORMAT}
 
 
 def redraw_reason(folder, wanted):
@@ -291,8 +272,7 @@ def redraw_reason(folder, wanted):
     if not folder.is_dir():
         raise ValueError(f"{folder} is a file, not a folder: give practice_folder a path where a folder can be "
                          f"drawn, or move the file away.")
-    recorded = read_practice_record(folder)
-    if recorded is None:
+    if not (folder / PRACTICE_RECORD).is_file():
         if any(folder.iterdir()):
             raise ValueError(f"The folder {folder} holds files but no record {PRACTICE_RECORD}, so the course did "
                              f"not draw it and will not replace it. To train on these images, give it as your "
@@ -300,9 +280,14 @@ def redraw_reason(folder, wanted):
                              f"path (practice_folder) or move the files away. A practice folder drawn by an older "
                              f"version of the course has no record either: delete it to have it drawn again.")
         return "the folder is empty"
-    if recorded.get("format") != PRACTICE_FORMAT:
+    try:
+        recorded = json.loads((folder / PRACTICE_RECORD).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        recorded = None
+    if not isinstance(recorded, dict) or recorded.get("format") != PRACTICE_FORMAT:
         return f"its record {PRACTICE_RECORD} is unreadable or of another version"
-    differences = record_changes(recorded, wanted)
+    differences = [f"{name} {recorded.get(name)!r} -> {value!r}" for name, value in wanted.items()
+                   if recorded.get(name) != value]
     return f"changed since it was drawn: {', '.join(differences)}" if differences else None
 
 
