@@ -106,11 +106,9 @@ def check_label_fits(encoded_labels, num_steps):
     needed = lengths + repeats
     worst = int(np.argmax(needed))
     if needed[worst] > num_steps:
-        raise ValueError(
-            f"Label number {worst} needs {int(needed[worst])} time steps ({int(lengths[worst])} characters and "
-            f"{int(repeats[worst])} repeats) but the model emits {num_steps}: build it for wider images or "
-            f"with less pooling along the width."
-        )
+        raise ValueError(f"Label number {worst} needs {int(needed[worst])} time steps ({int(lengths[worst])} "
+                         f"characters and {int(repeats[worst])} repeats) but the model emits {num_steps}: build "
+                         f"it for wider images or with less pooling along the width.")
 
 
 def ctc_occupancy(label, logits, blank_index=BLANK_INDEX):

@@ -242,10 +242,8 @@ def load_dataset(path, with_info=False):
     """Load (images, labels) saved by `save_dataset`; with `with_info`, also the dict describing them."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"No dataset at {path}: run notebooks/01_generate_data.ipynb, or call "
-            f"oh.save_dataset(path, *oh.generate_dataset(num_samples))."
-        )
+        raise FileNotFoundError(f"No dataset at {path}: run notebooks/01_generate_data.ipynb, or call "
+                                f"oh.save_dataset(path, *oh.generate_dataset(num_samples)).")
     images, labels, info = read_npz(path, read_dataset, "dataset file", "delete it and generate it again.")
     if info.get("format") != DATASET_FORMAT or images.ndim != 3 or len(images) != len(labels):
         raise ValueError(f"{path} is not a dataset saved by ocr_helpers.save_dataset: delete it and generate it again.")

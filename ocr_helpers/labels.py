@@ -44,16 +44,12 @@ def encode_labels(labels, charset=CHARSET, max_length=LABEL_LENGTH):
         if not label:
             raise ValueError(f"Label number {row} is empty: every image needs at least one character.")
         if len(label) > max_length:
-            raise ValueError(
-                f"Label {label!r} (number {row}) has {len(label)} characters but max_length is {max_length}: "
-                f"raise max_length, and build the model to emit enough time steps for it."
-            )
+            raise ValueError(f"Label {label!r} (number {row}) has {len(label)} characters but max_length is "
+                             f"{max_length}: raise max_length, and build the model to emit enough time steps for it.")
         for column, char in enumerate(label):
             if char not in lookup:
-                raise ValueError(
-                    f"Label {label!r} (number {row}) has the character {char!r}, which is not in the "
-                    f"character set {''.join(lookup)!r}: fix the label or add {char!r} to charset."
-                )
+                raise ValueError(f"Label {label!r} (number {row}) has the character {char!r}, which is not in the "
+                                 f"character set {''.join(lookup)!r}: fix the label or add {char!r} to charset.")
             encoded[row, column] = lookup[char]
     return encoded
 
@@ -62,16 +58,13 @@ def decode_labels(encoded, charset=CHARSET):
     """Decode an integer array of shape (N, max_length) back to strings, dropping 0 (blank and padding)."""
     encoded = np.asarray(encoded)
     if encoded.ndim != 2:
-        raise ValueError(
-            f"decode_labels expects a batch of shape (N, max_length), got shape {encoded.shape}: "
-            f"for one label pass encoded[None]."
-        )
+        raise ValueError(f"decode_labels expects a batch of shape (N, max_length), got shape {encoded.shape}: "
+                         f"for one label pass encoded[None].")
     lookup = index_to_char(charset)
     bad = encoded[(encoded < 0) | (encoded > len(lookup))]
     if bad.size:
-        raise ValueError(
-            f"Index {int(bad[0])} is outside 0..{len(lookup)}: was this array encoded with another character set?"
-        )
+        raise ValueError(f"Index {int(bad[0])} is outside 0..{len(lookup)}: was this array encoded with another "
+                         f"character set?")
     return ["".join(lookup[index] for index in row if index != BLANK_INDEX) for row in encoded.tolist()]
 
 

@@ -41,11 +41,9 @@ def check_time_steps(width, label_length, pool_sizes=POOL_SIZES, strided_blocks=
         shrink = math.prod(pool_width for _, pool_width in pool_sizes)
         narrowest = next(wide for wide in range(width, needed * shrink + 1)
                          if output_time_steps(wide, pool_sizes, strided_blocks) >= needed)
-        raise ValueError(
-            f"An image {width} pixels wide gives {emitted} time steps, but labels of {label_length} characters "
-            f"need {needed} (one per character and a blank between repeated ones): make the images at least "
-            f"{narrowest} pixels wide, or pool less along the width."
-        )
+        raise ValueError(f"An image {width} pixels wide gives {emitted} time steps, but labels of {label_length} "
+                         f"characters need {needed} (one per character and a blank between repeated ones): make "
+                         f"the images at least {narrowest} pixels wide, or pool less along the width.")
     return emitted
 
 
