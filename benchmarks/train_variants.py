@@ -9,7 +9,7 @@
     .venv/bin/python benchmarks/train_variants.py --name steps20 --num-epochs 5 --model '{"pool_sizes": [[2, 2], [2, 2], [2, 2]]}'
 
 Notebook 06's defaults: oh.build_model(), notebook 01's 20,000 images and the 28,000 of data/extra_focus.npz, 4 epochs
-at batch 32, Adam warming up for 1 epoch to 2e-3 then cosine decay and averaging the weights (use_ema, momentum
+at batch 32, Adam warming up for 1 epoch to 4e-3 then cosine decay and averaging the weights (use_ema, momentum
 0.99; --ema-momentum 0 for none), batch normalization's statistics recomputed
 from 100 training batches before each reading, the model fed through oh.fit_input. `--model` passes keyword
 arguments to oh.build_model as JSON. After every epoch it prints the share of the 2,000 validation images
@@ -82,7 +82,7 @@ def parse_arguments():
                         help="images of data/extra_focus.npz (seed 1000; data/extra.npz at --focus-share 0) to add; "
                              "notebook 06 adds 28,000")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch size (%(default)s)")
-    parser.add_argument("--learning-rate", type=float, default=2e-3,
+    parser.add_argument("--learning-rate", type=float, default=4e-3,
                         help="peak step size of the schedule (%(default)s)")
     parser.add_argument("--warmup-epochs", type=float, default=1, help="epochs of warm-up (%(default)s)")
     parser.add_argument("--focus-share", type=float, default=0.25,
