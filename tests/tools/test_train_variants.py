@@ -1,12 +1,12 @@
 """benchmarks/train_variants.py: the checks that run before its minutes of training, and the noise it reports."""
 
 import ast
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import papermill
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,15 +46,9 @@ def test_a_negative_check_set_is_refused_before_any_data_is_loaded_or_trained(tm
     assert not (tmp_path / "data").exists() and not (tmp_path / "runs.csv").exists()
 
 
-def notebook_parameters(path):
-    """Return the values the cell tagged `parameters` of a notebook assigns, by name."""
-    cells = json.loads(path.read_text())["cells"]
-    (source,) = ["".join(cell["source"]) for cell in cells if "parameters" in cell["metadata"].get("tags", [])]
-    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body}
-
-
 def test_the_defaults_are_notebook_06s_so_a_variant_changes_only_what_it_names(monkeypatch):
-    notebook = notebook_parameters(ROOT / "notebooks" / "06_train_and_decode.ipynb")
+    declared = papermill.inspect_notebook(ROOT / "notebooks" / "06_train_and_decode.ipynb")  # the parameters cell
+    notebook = {name: ast.literal_eval(parameter["default"]) for name, parameter in declared.items()}
     monkeypatch.setattr(sys, "argv", ["train_variants.py", "--name", "defaults"])
     defaults = vars(train_variants.parse_arguments())
     names = ["num_epochs", "num_extra_samples", "batch_size", "learning_rate", "warmup_epochs", "focus_share",
