@@ -5,7 +5,7 @@
 
 A backend is fixed when Keras is imported, so each measurement runs in a fresh process with KERAS_BACKEND set,
 the backends taking turns (round 1: TensorFlow, JAX; round 2: the same) so that a burst of load on a shared
-machine hits both. Each process times oh.training_images_per_second of a new oh.build_model() at batch
+machine hits both. Each process times the training (oh.compare_speeds) of a new oh.build_model() at batch
 --batch-size (after a warm-up) and, with oh.compare_readers, the model file's predict_text on all --num-samples
 new CAPTCHAs (seed 7000) in batches of 256, and one image at a time. The figures printed are medians over the
 rounds. Without a model file, the first process trains the default model briefly (2 epochs of 4,000 images) so
@@ -66,8 +66,8 @@ def child(arguments):
         train_briefly(model_path)
     images, labels = oh.generate_dataset(arguments.num_samples, seed=arguments.seed, progress=False)
     fresh = oh.compile_model(oh.build_model())
-    training = oh.training_images_per_second(fresh, images, oh.encode_labels(labels), batch_size=arguments.batch_size,
-                                             num_batches=arguments.num_batches, warmup_batches=5)
+    training, _ = oh.compare_speeds({"new": fresh}, images, oh.encode_labels(labels), arguments.batch_size,
+                                    arguments.num_batches, num_rounds=1, warmup_batches=5)["new"]
     model = oh.load_model(model_path)
     readers = {"predict_text": lambda batch: oh.predict_text(model, batch)}
     batched, single = oh.compare_readers(readers, images, num_single_images=100)["predict_text"]

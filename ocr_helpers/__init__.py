@@ -11,8 +11,7 @@ from .labels import (BLANK_INDEX, CHARSET, LABEL_LENGTH, char_to_index, decode_l
 __version__ = "0.1.0"
 
 _LAZY_NAMES = {
-    **dict.fromkeys(["plot_samples", "plot_architecture", "plot_columns", "plot_ctc_lattice", "plot_history",
-                     "plot_predictions", "plot_confusions", "plot_step_probabilities"], "plots"),
+    **dict.fromkeys(["plot_samples", "plot_predictions", "plot_step_probabilities"], "plots"),
     **dict.fromkeys(["CharsetLogits", "NUM_CLASSES", "adapt_model", "model_charset", "build_model", "build_seed_model",
                      "output_time_steps", "required_time_steps"], "model"),
     **dict.fromkeys(["CTCLoss", "check_label_fits", "collapse_path", "compile_model", "ctc_forward", "ctc_loss",
@@ -31,8 +30,7 @@ _LAZY_NAMES = {
     **dict.fromkeys(["draw_real_looking", "export_folder", "fit_image", "load_folder",
                      "load_or_draw_practice", "split_labeled"], "folders"),
     **dict.fromkeys(["clear_training_folder", "read_log", "start_or_continue"], "resume"),
-    **dict.fromkeys(["batches_per_second", "compare_readers", "compare_speeds", "fit_steps_per_second",
-                     "training_images_per_second"], "speed"),
+    **dict.fromkeys(["batches_per_second", "compare_readers", "compare_speeds", "fit_steps_per_second"], "speed"),
 }
 
 

@@ -70,12 +70,6 @@ def time_steps_of(logits):
     return keras.ops.full((keras.ops.shape(logits)[0],), keras.ops.shape(logits)[1], dtype="int32")
 
 
-def lengths_of(labels, logits):
-    """Return label lengths counted from the padding (0) and logit lengths equal to the logits' time steps."""
-    label_lengths = keras.ops.sum(keras.ops.cast(keras.ops.not_equal(labels, BLANK_INDEX), "int32"), axis=-1)
-    return label_lengths, time_steps_of(logits)
-
-
 @keras.saving.register_keras_serializable(package="ocr_helpers")
 class CTCLoss(keras.losses.Loss):
     """CTC as a Keras loss: y_true is labels padded with 0, y_pred the model's logits over every time step."""
@@ -83,8 +77,9 @@ class CTCLoss(keras.losses.Loss):
     def __init__(self, name="ctc_loss", **kwargs):
         super().__init__(name=name, **kwargs)
 
-    def call(self, y_true, y_pred):
-        return ctc_loss(keras.ops.cast(y_true, "int32"), y_pred, *lengths_of(y_true, y_pred))
+    def call(self, y_true, y_pred):  # label lengths counted from the padding (0), every time step of the logits
+        label_lengths = keras.ops.sum(keras.ops.cast(keras.ops.not_equal(y_true, BLANK_INDEX), "int32"), axis=-1)
+        return ctc_loss(keras.ops.cast(y_true, "int32"), y_pred, label_lengths, time_steps_of(y_pred))
 
 
 def repeated_characters(encoded_labels):

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.std import tqdm
 
 from .files import atomic_write
-from .labels import CHARSET, LABEL_LENGTH, check_charset
+from .labels import CHARSET, LABEL_LENGTH, check_charset, check_count
 
 IMAGE_HEIGHT = 60
 IMAGE_WIDTH = 160
@@ -58,11 +58,6 @@ def captcha_generator(height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
     return _generators[height, width]
 
 
-def sample_rng(seed, index):
-    """Return the random generator of image `index` in the dataset drawn with `seed`."""
-    return random.Random(f"ocr_helpers:{seed}:{index}")
-
-
 def draw_char(rng, charset, focus_chars="", focus_share=0.0):
     """Draw one character: from `focus_chars` with probability `focus_share`, otherwise from all of `charset`."""
     if focus_share and rng.random() < focus_share:  # share 0 draws nothing extra, so datasets stay as they were
@@ -73,7 +68,7 @@ def draw_char(rng, charset, focus_chars="", focus_share=0.0):
 def draw_sample(seed, index, charset=CHARSET, label_length=LABEL_LENGTH, height=IMAGE_HEIGHT, width=IMAGE_WIDTH,
                 focus_chars="", focus_share=0.0):
     """Draw image `index` of the dataset `seed`: a uint8 grayscale array and its label."""
-    rng = sample_rng(seed, index)
+    rng = random.Random(f"ocr_helpers:{seed}:{index}")  # image `index` draws from (seed, index) alone
     label = "".join(draw_char(rng, charset, focus_chars, focus_share) for _ in range(label_length))
     with seeded_captcha(rng):
         image = captcha_generator(height, width).generate_image(label)
@@ -110,12 +105,9 @@ def check_focus(charset, focus_chars, focus_share):
 
 def check_generation_arguments(num_samples, charset, label_length, height, width, focus_chars="", focus_share=0.0):
     """Raise a ValueError that says what to change if the generation arguments make no dataset."""
-    if not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
-        raise ValueError(f"num_samples must be a positive whole number, got {num_samples!r}.")
-    check_charset(charset)
-    check_focus("".join(charset), focus_chars, focus_share)
-    if not isinstance(label_length, (int, np.integer)) or label_length <= 0:
-        raise ValueError(f"label_length must be at least 1 character, got {label_length!r}.")
+    check_count(num_samples, "num_samples")
+    check_count(label_length, "label_length")
+    check_focus(check_charset(charset), focus_chars, focus_share)
     if height < 8 or width < 8:
         raise ValueError(f"An image of {height}x{width} pixels is too small to draw text on: use at least 8x8.")
 
@@ -178,8 +170,7 @@ def worker_pool(num_workers):
     # loky starts each worker as a fresh interpreter that never re-runs the caller's main module, which the
     # "spawn" and "forkserver" of multiprocessing do (failing for code on stdin, re-running an unguarded script),
     # and never forks a process whose threads (TensorFlow's) may hold locks, as "fork" does.
-    if not isinstance(num_workers, (int, np.integer)) or num_workers < 1:
-        raise ValueError(f"num_workers must be a whole number of at least 1, got {num_workers!r}.")
+    check_count(num_workers, "num_workers")
     return WorkerPool(int(num_workers))
 
 
@@ -223,28 +214,18 @@ def save_dataset(path, images, labels, info=None):
     return Path(path)
 
 
-def read_npz(path, read, what, advice):
-    """Return read(arrays) of an .npz file opened without pickle; ValueError naming `what` if it is unusable."""
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            return read(saved)
-    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError) as error:
-        raise ValueError(f"The {what} {path} is truncated or corrupt ({type(error).__name__}: {error}): "
-                         f"{advice}") from error
-
-
-def read_dataset(saved):
-    """Return (images, labels, info) from the arrays of a file written by save_dataset."""
-    return saved["images"], saved["labels"].tolist(), json.loads(saved["info"].item())
-
-
 def load_dataset(path, with_info=False):
     """Load (images, labels) saved by `save_dataset`; with `with_info`, also the dict describing them."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No dataset at {path}: run notebooks/01_generate_data.ipynb, or call "
                                 f"oh.save_dataset(path, *oh.generate_dataset(num_samples)).")
-    images, labels, info = read_npz(path, read_dataset, "dataset file", "delete it and generate it again.")
+    try:
+        with np.load(path, allow_pickle=False) as saved:  # without pickle: a file cannot run code
+            images, labels, info = saved["images"], saved["labels"].tolist(), json.loads(saved["info"].item())
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError) as error:
+        raise ValueError(f"The dataset file {path} is truncated or corrupt ({type(error).__name__}: {error}): "
+                         f"delete it and generate it again.") from error
     if info.get("format") != DATASET_FORMAT or images.ndim != 3 or len(images) != len(labels):
         raise ValueError(f"{path} is not a dataset saved by ocr_helpers.save_dataset: delete it and generate it again.")
     return (images, labels, info) if with_info else (images, labels)

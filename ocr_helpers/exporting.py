@@ -23,15 +23,6 @@ def check_onnx_path(path):
     return path
 
 
-def convert_on_tensorflow(keras_path, onnx_path):
-    """Convert the .keras file to ONNX with `model.export` in a TensorFlow process; RuntimeError if it fails."""
-    environment = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, "-m", "ocr_helpers.exporting", str(keras_path), str(onnx_path)],
-                          env=environment, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"Converting {keras_path} to ONNX on TensorFlow failed:\n{done.stderr[-2000:]}")
-
-
 def write_onnx(model, onnx_path):
     """Write the logits model to `onnx_path` with Keras' own `model.export`, on TensorFlow in a TensorFlow process."""
     import keras
@@ -45,9 +36,13 @@ def write_onnx(model, onnx_path):
         return
     from .saving import save_model
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch:  # converted by `main` below in a TensorFlow process
         keras_path = save_model(model, Path(scratch) / "reader.keras")
-        convert_on_tensorflow(keras_path, onnx_path)
+        done = subprocess.run([sys.executable, "-m", "ocr_helpers.exporting", str(keras_path), str(onnx_path)],
+                              env=dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3"),
+                              capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Converting {keras_path} to ONNX on TensorFlow failed:\n{done.stderr[-2000:]}")
 
 
 def export_onnx(model, path):

@@ -260,11 +260,6 @@ def export_folder(folder, images, labels, mode="RGB"):
     return folder
 
 
-def practice_info(num_samples, seed, charset, label_length, height, width):
-    """Describe how a practice folder is drawn, as its record file holds it."""
-    return {**dataset_info(num_samples, seed, "".join(charset), label_length, height, width), "format": PRACTICE_FORMAT}
-
-
 def redraw_reason(folder, wanted):
     """Return why the practice folder must be drawn, or None; ValueError for a folder not drawn here."""
     if not folder.exists():
@@ -306,7 +301,8 @@ def load_or_draw_practice(folder, num_samples, seed=0, charset=PRACTICE_CHARSET,
     """Return `folder` holding the practice CAPTCHAs these arguments describe, drawn again if one changed."""
     check_generation_arguments(num_samples, charset, label_length, height, width)
     folder = Path(folder)
-    wanted = practice_info(num_samples, seed, charset, label_length, height, width)
+    wanted = {**dataset_info(num_samples, seed, "".join(charset), label_length, height, width),
+              "format": PRACTICE_FORMAT}  # how the folder is drawn, as its record holds it
     reason = redraw_reason(folder, wanted)
     if reason is None:
         print(f"Reusing the {num_samples:,} practice CAPTCHAs in {folder}: its record shows the same arguments")

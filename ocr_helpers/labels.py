@@ -73,7 +73,7 @@ def label_lengths(encoded):
     return np.count_nonzero(np.asarray(encoded) != BLANK_INDEX, axis=-1).astype(np.int32)
 
 
-def check_batch_size(batch_size, name="batch_size"):
-    """Raise ValueError unless batch_size (or the count called `name`) is a positive whole number."""
-    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"{name} must be a positive whole number, got {batch_size!r}.")
+def check_count(count, name="batch_size"):
+    """Raise ValueError unless `count` (a batch size, a number of samples...) is a positive whole number."""
+    if not isinstance(count, (int, np.integer)) or count <= 0:
+        raise ValueError(f"{name} must be a positive whole number, got {count!r}.")

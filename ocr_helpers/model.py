@@ -116,23 +116,15 @@ def build_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, charset=CHARSET, label_l
     return keras.Model(images, logits, name=name)
 
 
-def build_seed_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, charset=CHARSET, time_axis="width"):
-    """Build the seed tutorial's CNN + two BiLSTMs, reading along `time_axis` and returning logits."""
-    if time_axis not in ("width", "height"):
-        raise ValueError(f"time_axis must be 'width' or 'height', not {time_axis!r}.")
+def build_seed_model(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, charset=CHARSET):
+    """Build the seed tutorial's CNN + two BiLSTMs, fixed to read along the width, returning logits (notebook 03)."""
     images, x = image_input(height, width)
     for block, block_filters in enumerate((32, 64, 128), start=1):
         x = layers.Conv2D(block_filters, 3, padding="same", activation="relu", name=f"seed{block}_conv")(x)
         x = layers.MaxPooling2D(2, name=f"seed{block}_pool")(x)
-    if time_axis == "width":
-        x = image_to_columns(x)
-    else:
-        _, rows, columns, channels = x.shape
-        x = layers.Reshape((rows, columns * channels), name="rows")(x)
-    x = layers.Bidirectional(layers.LSTM(128, return_sequences=True), name="seed_lstm1")(x)
+    x = layers.Bidirectional(layers.LSTM(128, return_sequences=True), name="seed_lstm1")(image_to_columns(x))
     x = layers.Bidirectional(layers.LSTM(64, return_sequences=True), name="seed_lstm2")(x)
-    logits = CharsetLogits(charset, name="logits")(x)
-    return keras.Model(images, logits, name=f"seed_model_{time_axis}")
+    return keras.Model(images, CharsetLogits(charset, name="logits")(x), name="seed_model")
 
 
 def matching_class(char, old_lookup):

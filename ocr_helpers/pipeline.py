@@ -7,7 +7,7 @@ import numpy as np
 
 from .data import (IMAGE_HEIGHT, IMAGE_WIDTH, check_focus, check_one_label_per_image, default_num_workers, draw_chunk,
                    worker_pool)
-from .labels import CHARSET, LABEL_LENGTH, check_batch_size, check_charset, encode_labels
+from .labels import CHARSET, LABEL_LENGTH, check_charset, check_count, encode_labels
 
 
 def check_images(images, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
@@ -29,7 +29,7 @@ def check_images(images, height=IMAGE_HEIGHT, width=IMAGE_WIDTH):
 def checked_arrays(images, labels, batch_size, charset, label_length):
     """Return (images, encoded labels) after checking the images, the labels and the batch size."""
     images = check_images(images, height=None, width=None)
-    check_batch_size(batch_size)
+    check_count(batch_size)
     encoded = encode_labels(labels, charset, label_length)
     check_one_label_per_image(images, encoded)
     return images, encoded
@@ -50,21 +50,29 @@ def augment_batch(images, seed, max_shift=(0.025, 0.06), max_shrink=0.15, max_sh
     return np.clip(np.round(keras.ops.convert_to_numpy(moved)[..., 0]), 0, 255).astype(np.uint8)
 
 
-class ArrayBatches(keras.utils.PyDataset):
+class EpochBatches(keras.utils.PyDataset):
+    """A PyDataset whose batches depend on the epoch: `fit` moves it on, and `set_epoch` puts it at any epoch."""
+
+    epoch = 0
+
+    def set_epoch(self, epoch):
+        """Give the batches of epoch `epoch` (counted from 0) from now on."""
+        self.epoch = epoch
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+class ArrayBatches(EpochBatches):
     """Batches (uint8 images, encoded labels) of arrays in memory, epoch e shuffled (and augmented) by (seed, e)."""
 
     def __init__(self, images, encoded, batch_size=32, seed=0, shuffle=True, augment=False, **kwargs):
         super().__init__(**kwargs)
         self.images, self.encoded, self.batch_size, self.seed = images, encoded, batch_size, seed
-        self.shuffle, self.augment = shuffle, augment
-        self.epoch, self.orders = 0, {}
+        self.shuffle, self.augment, self.orders = shuffle, augment, {}
 
     def __len__(self):
         return -(-len(self.images) // self.batch_size)
-
-    def set_epoch(self, epoch):
-        """Give the batches of epoch `epoch` (counted from 0) from now on."""
-        self.epoch = epoch
 
     def first_images(self, count):
         """Return the first `count` images, unshuffled and unaugmented (for oh.RecomputeBatchStatistics)."""
@@ -85,9 +93,6 @@ class ArrayBatches(keras.utils.PyDataset):
         if self.augment:
             images = augment_batch(images, [self.seed, 1, self.epoch, index])
         return images, self.encoded[rows]
-
-    def on_epoch_end(self):
-        self.epoch += 1
 
 
 def array_dataset(images, labels, batch_size=32, shuffle=True, seed=0, augment=False, charset=CHARSET,
@@ -118,19 +123,18 @@ def fit_input(data, prefetch=2):
     return tf.data.Dataset.range(len(data)).map(fetch).prefetch(prefetch)
 
 
-class StreamBatches(keras.utils.PyDataset):
+class StreamBatches(EpochBatches):
     """New CAPTCHAs forever as a PyDataset: batch k holds images k * batch_size onwards of dataset `seed`."""
 
     def __init__(self, batch_size=32, seed=0, first_batch=0, repeats=1, charset=CHARSET, label_length=LABEL_LENGTH,
                  height=IMAGE_HEIGHT, width=IMAGE_WIDTH, num_workers=None, prefetch=None, batches_per_epoch=None,
                  focus_chars="", focus_share=0.0, **kwargs):
         super().__init__(**kwargs)
-        check_batch_size(batch_size)
+        check_count(batch_size)
+        check_count(repeats, "repeats")
         if batches_per_epoch is not None:
-            check_batch_size(batches_per_epoch, "batches_per_epoch")
-        self.batches_per_epoch, self.epoch = batches_per_epoch, 0
-        if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-            raise ValueError(f"repeats must be a whole number of at least 1, got {repeats!r}.")
+            check_count(batches_per_epoch, "batches_per_epoch")
+        self.batches_per_epoch = batches_per_epoch
         self.batch_size, self.seed, self.first_batch, self.repeats = batch_size, seed, first_batch, repeats
         check_focus("".join(check_charset(charset)), focus_chars, focus_share)
         self.drawing = (check_charset(charset), label_length, height, width, focus_chars, focus_share)
@@ -146,13 +150,6 @@ class StreamBatches(keras.utils.PyDataset):
         if self.batches_per_epoch is None:
             raise TypeError("A stream without batches_per_epoch has no length: give fit() steps_per_epoch.")
         return self.batches_per_epoch
-
-    def set_epoch(self, epoch):
-        """Give the batches of epoch `epoch` (counted from 0) from now on."""
-        self.epoch = epoch
-
-    def on_epoch_end(self):
-        self.epoch += 1
 
     def first_images(self, count):
         """Return the stream's first `count` images, drawn here (for oh.RecomputeBatchStatistics)."""

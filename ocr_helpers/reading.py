@@ -51,15 +51,10 @@ def edit_costs(label, prediction):
     return cost
 
 
-def edit_distance(label, prediction):
-    """Return the fewest insertions, deletions and substitutions that turn `prediction` into `label`."""
-    return int(edit_costs(label, prediction)[-1, -1])
-
-
 def character_error_rate(labels, predictions):
     """Return the edit distance summed over all pairs, divided by the number of label characters."""
     labels, predictions = check_pairs(labels, predictions)
-    errors = sum(edit_distance(label, prediction) for label, prediction in zip(labels, predictions))
+    errors = sum(int(edit_costs(label, prediction)[-1, -1]) for label, prediction in zip(labels, predictions))
     return errors / max(1, sum(len(label) for label in labels))
 
 

@@ -37,28 +37,18 @@ def time_batches(run_batch, images, labels, batch_size, num_batches, warmup_batc
     return batch_size * num_batches / (time.perf_counter() - start)
 
 
-def training_images_per_second(model, images, labels, batch_size=64, num_batches=10, warmup_batches=3):
-    """Return training images per second of a compiled model on (images, encoded labels), after a warm-up."""
-    check_compiled(model)
-    check_batches(images, batch_size, num_batches)
-    return time_batches(lambda x, y: model.train_on_batch(x, y), images, labels, batch_size, num_batches,
-                        warmup_batches)
-
-
-def inference_images_per_second(model, images, batch_size=64, num_batches=10, warmup_batches=3):
-    """Return inference images per second of a model on batches of images, after a warm-up."""
-    check_batches(images, batch_size, num_batches)
-    return time_batches(lambda x, _: model.predict_on_batch(x), images, None, batch_size, num_batches,
-                        warmup_batches)
-
-
-def compare_speeds(models, images, labels, batch_size=64, num_batches=10, num_rounds=3):
+def compare_speeds(models, images, labels, batch_size=64, num_batches=10, num_rounds=3, warmup_batches=3):
     """Time each compiled model in turn for num_rounds rounds; return {name: (training, inference) images/s medians}."""
+    check_batches(images, batch_size, num_batches)
+    for model in models.values():
+        check_compiled(model)
     timings = {name: ([], []) for name in models}
     for _ in range(num_rounds):
         for name, model in models.items():
-            timings[name][0].append(training_images_per_second(model, images, labels, batch_size, num_batches))
-            timings[name][1].append(inference_images_per_second(model, images, batch_size, num_batches))
+            timings[name][0].append(time_batches(model.train_on_batch, images, labels, batch_size, num_batches,
+                                                 warmup_batches))
+            timings[name][1].append(time_batches(lambda x, _: model.predict_on_batch(x), images, None, batch_size,
+                                                 num_batches, warmup_batches))
     return {name: (float(np.median(train)), float(np.median(infer))) for name, (train, infer) in timings.items()}
 
 
@@ -89,12 +79,10 @@ def fit_steps_per_second(model, data, num_batches=20, warmup_batches=5):
 
 def check_fit_batches(num_batches, warmup_batches):
     """Raise ValueError unless fit_steps_per_second has a warm-up batch to start its clock at and a batch to time."""
-    if num_batches < 1:
-        raise ValueError(f"num_batches must be at least 1, got {num_batches}: fit_steps_per_second needs a batch to "
-                         f"time.")
-    if warmup_batches < 1:
-        raise ValueError(f"warmup_batches must be at least 1, got {warmup_batches}: fit_steps_per_second starts its "
-                         f"clock when the last warm-up batch ends (the first batch also builds the training step).")
+    if num_batches < 1 or warmup_batches < 1:
+        raise ValueError(f"num_batches and warmup_batches must be at least 1, got {num_batches} and {warmup_batches}: "
+                         f"fit_steps_per_second starts its clock when the last warm-up batch ends (the first batch "
+                         f"also builds the training step) and needs a batch to time.")
 
 
 def time_call(read, images):

@@ -243,7 +243,10 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
             raise write_error(error, chain[0].epoch, model_path, backup_dir, epochs_done(folder)) from error
         history = read_log(folder / LOG_NAME)
         try:
-            finish_training(model, folder / BEST_NAME, model_path)
+            if (folder / BEST_NAME).is_file():  # the best epoch's weights, then the model saved if asked
+                model.set_weights(load_model(folder / BEST_NAME, compile=False).get_weights())
+            if model_path is not None:
+                save_model(model, model_path)
         except OSError as error:
             raise write_error(error, None, model_path, backup_dir, epochs_done(folder)) from error
         clear_training_folder(folder)  # finished: the next run with this backup_dir starts afresh
@@ -267,14 +270,6 @@ def write_error(error, epoch, model_path, backup_dir, epochs_done):
                  f"the permission, then run this again to continue from there")
     message = f"Training stopped {when}: writing{file} failed ({error.strerror or error}); {kept}"
     return OSError(error.errno, message) if error.errno else OSError(message)
-
-
-def finish_training(model, best_path, model_path):
-    """Give `model` the best epoch's weights and save it to `model_path` if asked."""
-    if best_path.is_file():
-        model.set_weights(load_model(best_path, compile=False).get_weights())
-    if model_path is not None:
-        save_model(model, model_path)
 
 
 def nan_error(epoch, error, learning_rate, model_path, backup_dir, epochs_done):

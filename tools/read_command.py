@@ -19,7 +19,7 @@ import ocr_helpers as oh
 from ocr_helpers.files import atomic_write
 from ocr_helpers.folders import IMAGE_SUFFIXES, candidate_files, read_image
 from ocr_helpers.greedy import greedy_decode_numpy, log_softmax, reader_charset
-from ocr_helpers.labels import check_batch_size
+from ocr_helpers.labels import check_count
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "artifacts" / "captcha_ocr.keras"  # notebook 06 saves it
@@ -106,7 +106,7 @@ def confidences(logits):
 
 def read_files(model, paths, batch_size=256, progress=False):
     """Return rows (file, text, confidence) read by `model` (Keras or oh.OnnxReader) and failures (file, reason)."""
-    check_batch_size(batch_size)
+    check_count(batch_size)
     height, width = model_image_size(model)
     paths = list(paths)
     rows, failures = [], []

@@ -56,7 +56,7 @@ def test_size_charset_and_label_length_are_parameters():
     (dict(num_samples=0), "num_samples must be a positive"),
     (dict(num_samples=-3), "num_samples must be a positive"),
     (dict(num_samples=4, charset=""), "character set is empty"),
-    (dict(num_samples=4, label_length=0), "label_length must be at least 1"),
+    (dict(num_samples=4, label_length=0), "label_length must be a positive whole number"),
     (dict(num_samples=2.5), "positive whole number"),
     (dict(num_samples=4, charset="AAB"), "repeats"),
     (dict(num_samples=4, height=4), "too small"),

@@ -169,9 +169,9 @@ def test_fit_rate_times_the_steps_after_the_warm_up(clock):
 
 def test_fit_rate_refuses_no_warm_up_no_timed_batch_and_data_that_runs_out(clock):
     model = FakeFitModel(clock, [0.1] * 10)
-    with pytest.raises(ValueError, match="warmup_batches must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="warmup_batches must be at least 1, got 3 and 0"):
         oh.fit_steps_per_second(model, data=None, num_batches=3, warmup_batches=0)
-    with pytest.raises(ValueError, match="num_batches must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="warmup_batches must be at least 1, got 0 and 1"):
         oh.fit_steps_per_second(model, data=None, num_batches=0, warmup_batches=1)
     assert model.steps is None, "the arguments are checked before any training step"
     with pytest.raises(ValueError, match="ran out after 10 batches, but fit_steps_per_second needs .* = 12"):

@@ -246,6 +246,6 @@ def test_a_folder_the_course_did_not_draw_is_refused_and_left_alone(tmp_path, mo
     (tmp_path / "a_file").write_text("not a folder")
     with pytest.raises(ValueError, match="is a file, not a folder"):
         oh.load_or_draw_practice(tmp_path / "a_file", **PRACTICE)
-    with pytest.raises(ValueError, match="label_length must be at least 1"):
+    with pytest.raises(ValueError, match="label_length must be a positive whole number"):
         oh.load_or_draw_practice(tmp_path / "new", **{**PRACTICE, "label_length": 0})
     assert not (tmp_path / "new").exists()

@@ -95,11 +95,10 @@ def test_too_narrow_input_names_width_steps_and_need():
     assert oh.output_time_steps(69, twenty, strided_blocks=2) == 9
 
 
-def test_seed_model_reads_rows_or_columns():
-    assert oh.build_seed_model(time_axis="height").output_shape == (None, 7, 37)
-    assert oh.build_seed_model(time_axis="width").output_shape == (None, 20, 37)
-    with pytest.raises(ValueError, match="time_axis"):
-        oh.build_seed_model(time_axis="depth")
+def test_seed_model_reads_along_the_width():
+    model = oh.build_seed_model()
+    assert model.output_shape == (None, 20, 37)
+    assert model.get_layer("columns").output.shape[1:] == (20, 7 * 128), "each time step a column of 7 rows"
 
 
 class FakeClock:
@@ -143,19 +142,19 @@ def clock(monkeypatch):
 def test_speed_helpers_time_only_the_timed_batches(clock):
     images, labels = np.zeros((8, 60, 160), dtype=np.uint8), oh.encode_labels(["AB12C"] * 8)
     model = FakeModel(clock)
-    inference = oh.speed.inference_images_per_second(model, images, batch_size=4, num_batches=2, warmup_batches=1)
-    assert inference == pytest.approx(400)
-    assert model.batch_sizes == [4, 4, 4], "one warm-up batch and two timed ones"
-    assert oh.training_images_per_second(model, images, labels, batch_size=4, num_batches=3) == pytest.approx(200)
+    speeds = oh.compare_speeds({"m": model}, images, labels, batch_size=4, num_batches=2, num_rounds=1,
+                               warmup_batches=1)
+    assert speeds == {"m": (pytest.approx(200), pytest.approx(400))}
+    assert model.batch_sizes == [4] * 6, "one warm-up batch and two timed ones, training then reading"
     assert oh.compare_speeds({"m": model}, images, labels, 4, 2, 3) == {"m": (pytest.approx(200), pytest.approx(400))}
 
 
 def test_speed_helpers_check_their_input(model):
     images, labels = np.zeros((8, 60, 160), dtype=np.uint8), oh.encode_labels(["AB12C"] * 8)
     with pytest.raises(ValueError, match="Compile the model first"):
-        oh.training_images_per_second(oh.build_model(), images, labels, batch_size=4)
+        oh.compare_speeds({"not compiled": model}, images, labels, batch_size=4)
     with pytest.raises(ValueError, match="needs 16 images, got 8"):
-        oh.speed.inference_images_per_second(model, images, batch_size=16)
+        oh.compare_speeds({"compiled": oh.compile_model(model)}, images, labels, batch_size=16)
     with pytest.raises(ValueError, match="Compile the model first"):
         oh.fit_steps_per_second(oh.build_model(), oh.array_dataset(images, ["AB12C"] * 8, batch_size=4))
 

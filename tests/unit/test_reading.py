@@ -41,11 +41,11 @@ def model():
 
 
 def test_edit_distance_and_character_error_rate():
-    assert oh.reading.edit_distance("ABCDE", "ABCDE") == 0
-    assert oh.reading.edit_distance("ABCDE", "ABXDE") == 1
-    assert oh.reading.edit_distance("ABCDE", "ABDE") == 1
-    assert oh.reading.edit_distance("ABCDE", "") == 5
-    assert oh.reading.edit_distance("AB", "BA") == 2
+    assert oh.reading.edit_costs("ABCDE", "ABCDE")[-1, -1] == 0
+    assert oh.reading.edit_costs("ABCDE", "ABXDE")[-1, -1] == 1
+    assert oh.reading.edit_costs("ABCDE", "ABDE")[-1, -1] == 1
+    assert oh.reading.edit_costs("ABCDE", "")[-1, -1] == 5
+    assert oh.reading.edit_costs("AB", "BA")[-1, -1] == 2
     assert oh.character_error_rate(["ABCDE", "12345"], ["ABCDE", "1234"]) == pytest.approx(0.1)
     assert oh.sequence_accuracy(["ABCDE", "12345"], ["ABCDE", "1234"]) == 0.5
     with pytest.raises(ValueError, match="one prediction per label"):

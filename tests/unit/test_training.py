@@ -473,3 +473,4 @@ def test_read_log_skips_a_row_cut_short_by_a_full_disk(tmp_path):
     assert oh.read_log(log) == {"loss": [9.5, 4.25], "val_accuracy": [0.25, 0.5]}
     log.write_text("epoch,loss,val_accuracy\n0,9.5,0.25\n1,4.25,0.5\n1,4.0,0.75\n")  # epoch 2 again, after a stop
     assert oh.read_log(log) == {"loss": [9.5, 4.0], "val_accuracy": [0.25, 0.75]}
+

@@ -195,7 +195,7 @@ def test_shutdown_without_waiting_returns_before_the_work_is_done_and_the_worker
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5])
 def test_worker_pool_refuses_a_count_that_is_not_a_positive_whole_number(workers):
-    with pytest.raises(ValueError, match="num_workers must be a whole number of at least 1"):
+    with pytest.raises(ValueError, match="num_workers must be a positive whole number"):
         oh.data.worker_pool(workers)
 
 
