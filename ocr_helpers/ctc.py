@@ -117,6 +117,7 @@ def ctc_occupancy(label, logits, blank_index=BLANK_INDEX):
 def compile_model(model, learning_rate=1e-3):
     """Compile `model` for training with Adam and the CTC loss; labels are encoded and padded with 0."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=CTCLoss())
+    model.optimizer.build(model.trainable_variables)  # made in fit's first step instead, TensorFlow traces it twice
     return model
 
 

@@ -211,6 +211,7 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
     model_path = None if model_path is None else check_model_path(model_path)
     model.compile(optimizer=reader_optimizer(learning_rate, epochs * steps, warmup_epochs * steps, clipnorm,
                                              ema_momentum), loss=CTCLoss())
+    model.optimizer.build(model.trainable_variables)  # made in fit's first step instead, TensorFlow traces it twice
     settings = run_settings(model, train_data, epochs, learning_rate, warmup_epochs, clipnorm, ema_momentum, charset,
                             seed)
     validation = array_dataset(validation_images, validation_labels, batch_size=256, shuffle=False, charset=charset,

@@ -474,3 +474,24 @@ def test_read_log_skips_a_row_cut_short_by_a_full_disk(tmp_path):
     log.write_text("epoch,loss,val_accuracy\n0,9.5,0.25\n1,4.25,0.5\n1,4.0,0.75\n")  # epoch 2 again, after a stop
     assert oh.read_log(log) == {"loss": [9.5, 4.0], "val_accuracy": [0.25, 0.75]}
 
+
+class FitStarted(Exception):
+    """Raised by a stand-in for `fit`, to look at the model as fit would find it without training."""
+
+
+def test_the_optimizer_is_built_before_fit_so_that_tensorflow_traces_the_first_step_once(data, monkeypatch):
+    train_images, train_labels, validation_images, validation_labels = data
+    model, seen = tiny_model(), []
+
+    def fit(*args, **options):
+        seen.append((model.optimizer.built, len(model.optimizer.variables)))
+        raise FitStarted
+
+    monkeypatch.setattr(model, "fit", fit)
+    with pytest.raises(FitStarted):
+        oh.train(model, oh.array_dataset(train_images, train_labels, batch_size=8), validation_images,
+                 validation_labels, epochs=2, verbose=0)
+    (built, num_variables), = seen
+    assert built and num_variables > 2 * len(model.trainable_variables), "Adam's two moments of every weight"
+    compiled = oh.compile_model(tiny_model())
+    assert compiled.optimizer.built and len(compiled.optimizer.variables) > 2 * len(compiled.trainable_variables)
