@@ -114,9 +114,9 @@ def ctc_occupancy(label, logits, blank_index=BLANK_INDEX):
     return np.exp(log_alpha + log_beta - log_probs - label_log_probability(log_alpha))
 
 
-def compile_model(model, learning_rate=1e-3):
-    """Compile `model` for training with Adam and the CTC loss; labels are encoded and padded with 0."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=CTCLoss())
+def compile_model(model, learning_rate=1e-3, optimizer=None):
+    """Compile `model` with the CTC loss and `optimizer` (else Adam at `learning_rate`); labels padded with 0."""
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(learning_rate), loss=CTCLoss())
     model.optimizer.build(model.trainable_variables)  # made in fit's first step instead, TensorFlow traces it twice
     return model
 

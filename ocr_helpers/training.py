@@ -6,7 +6,7 @@ from pathlib import Path
 
 import keras
 
-from .ctc import CTCLoss, check_label_fits
+from .ctc import check_label_fits, compile_model
 from .labels import encode_labels
 from .model import build_model, model_charset
 from .pipeline import array_dataset, fit_input
@@ -209,9 +209,8 @@ def train(model, train_data, validation_images, validation_labels, epochs, learn
     label_length = max(map(len, validation_labels))
     check_label_fits(encode_labels(validation_labels, charset, label_length), model.output_shape[1])
     model_path = None if model_path is None else check_model_path(model_path)
-    model.compile(optimizer=reader_optimizer(learning_rate, epochs * steps, warmup_epochs * steps, clipnorm,
-                                             ema_momentum), loss=CTCLoss())
-    model.optimizer.build(model.trainable_variables)  # made in fit's first step instead, TensorFlow traces it twice
+    compile_model(model, optimizer=reader_optimizer(learning_rate, epochs * steps, warmup_epochs * steps, clipnorm,
+                                                    ema_momentum))
     settings = run_settings(model, train_data, epochs, learning_rate, warmup_epochs, clipnorm, ema_momentum, charset,
                             seed)
     validation = array_dataset(validation_images, validation_labels, batch_size=256, shuffle=False, charset=charset,
