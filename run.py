@@ -185,23 +185,23 @@ def ensure_browser():
 
 
 def test(arguments):
-    """On TensorFlow: unit, fault and notebook tests, then nbval over the executed notebooks. On JAX, at the same
-    time: the unit tests, the series and the solutions at test parameters, the cross-backend test and the tests of
-    the main job and the read command (the tests that choose their own backends or need none run here, to even out
-    the two halves). The series executed on JAX is not compared by nbval: with it, the command took 21.6 minutes
-    on CI's 2 cores, over its 20 (issue 38). Most of both halves is one core's work (kernels starting, processes
+    """On TensorFlow: unit, fault, cross-backend and notebook tests, then nbval over the executed notebooks. On JAX,
+    at the same time: the unit tests, the series and the solutions at test parameters and the tests of the main job
+    and the read command (the tests that need no backend run here; where each test runs evens out the two halves).
+    The series executed on JAX is not compared by nbval: with it, the command took 21.6 minutes on CI's 2 cores,
+    over its 20 (issue 38). Most of both halves is one core's work (kernels starting, processes
     importing Keras), so side by side they take little longer than the longer one alone."""
     env = course_environment("tensorflow")
     ensure_browser()
     for build in (TEST_BUILD, JAX_TEST_BUILD):
         shutil.rmtree(build, ignore_errors=True)
-    say("JAX backend, alongside: unit tests, the series and the solutions at test parameters, the cross-backend "
-        "test and the main job's tests (its output follows at the end)")
+    say("JAX backend, alongside: unit tests, the series and the solutions at test parameters and the main job's "
+        "tests (its output follows at the end)")
     with tempfile.TemporaryFile("w+") as jax_output:
         # the tests of drawing and saving images, of worker processes, of the main job and of the read command
-        # involve no backend or choose their own: they run once, here, where there is time to spare
+        # involve no backend or choose their own: they run once, here
         jax = JaxHalf([PYTHON, "-m", "pytest", "tests/unit", "tests/notebooks/test_execute.py",
-                       "tests/notebooks/test_solutions.py", "tests/backends", "tests/tools", *arguments], jax_output)
+                       "tests/notebooks/test_solutions.py", "tests/tools", *arguments], jax_output)
         jax.start()
         try:
             first, second = test_on_tensorflow(arguments, env)
@@ -211,8 +211,7 @@ def test(arguments):
             jax.stop()
             raise
         jax_output.seek(0)
-        say("JAX backend: unit tests, the series and the solutions at test parameters, the cross-backend test and "
-            "the main job's tests")
+        say("JAX backend: unit tests, the series and the solutions at test parameters and the main job's tests")
         print(jax_output.read(), end="", flush=True)
     return first or second or jax.code
 
@@ -249,7 +248,7 @@ def test_on_tensorflow(arguments, env):
     """Run the TensorFlow half of the tests; return the exit codes of pytest and of nbval."""
     say("TensorFlow backend: unit, fault and notebook tests")
     first = run(PYTHON, "-m", "pytest", "tests/unit", "--ignore", "tests/unit/test_data.py", "--ignore",
-                "tests/unit/test_workers.py", "tests/faults", "tests/notebooks", *arguments, env=env)
+                "tests/unit/test_workers.py", "tests/faults", "tests/backends", "tests/notebooks", *arguments, env=env)
     executed = sorted(TEST_BUILD.glob("*.ipynb"))
     if not executed:
         say("no notebook was executed, so nbval has nothing to check")

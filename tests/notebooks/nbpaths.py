@@ -50,8 +50,8 @@ SOLUTION_TEST_PARAMETERS = {
                                 batch_size=16, opsets=[13]),
 }
 # Each solution runs on one backend (all of them on both would not fit CI's time budget): the short one of 02 on
-# TensorFlow, the rest in the JAX half of the test command, which has time to spare; which is fixed, so a failure
-# names its notebook and backend.
+# TensorFlow, the rest in the JAX half of the test command, so that the halves take about as long; which is fixed,
+# so a failure names its notebook and backend.
 SOLUTIONS_ON = {"tensorflow": ["02_encode_labels"],
                 "jax": ["01_generate_data", "03_build_model", "04_ctc_loss", "05_data_pipeline", "06_train_and_decode",
                         "07_your_own_captchas", "08_export_and_scale"]}
