@@ -246,7 +246,7 @@ def nbval_command(executed):
 
 def test_on_tensorflow(arguments, env):
     """Run the TensorFlow half of the tests; return the exit codes of pytest and of nbval."""
-    say("TensorFlow backend: unit, fault and notebook tests")
+    say("TensorFlow backend: unit, fault, cross-backend and notebook tests")
     first = run(PYTHON, "-m", "pytest", "tests/unit", "--ignore", "tests/unit/test_data.py", "--ignore",
                 "tests/unit/test_workers.py", "tests/faults", "tests/backends", "tests/notebooks", *arguments, env=env)
     executed = sorted(TEST_BUILD.glob("*.ipynb"))

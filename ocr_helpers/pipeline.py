@@ -136,8 +136,9 @@ class StreamBatches(EpochBatches):
             check_count(batches_per_epoch, "batches_per_epoch")
         self.batches_per_epoch = batches_per_epoch
         self.batch_size, self.seed, self.first_batch, self.repeats = batch_size, seed, first_batch, repeats
-        self.drawing = (check_charset(charset), label_length, height, width, focus_chars, focus_share)
-        check_focus(self.drawing[0], focus_chars, focus_share)
+        charset = check_charset(charset)
+        check_focus(charset, focus_chars, focus_share)
+        self.drawing = (charset, label_length, height, width, focus_chars, focus_share)
         self.num_workers = num_workers or default_num_workers()
         self.prefetch = prefetch or 4 * self.num_workers
         self.pool, self.pending, self.block = None, {}, (None, None)

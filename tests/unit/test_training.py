@@ -14,7 +14,7 @@ def tiny_model():
     the GRU's gradient is most of the seconds a small oh.train takes on TensorFlow (the notebooks train the GRU)."""
     keras.utils.set_random_seed(0)
     images, x = oh.model.image_input(oh.IMAGE_HEIGHT, oh.IMAGE_WIDTH)
-    for block, (filters, pool_size) in enumerate([(4, (2, 2)), (8, (2, 2)), (8, (2, 1))], start=1):
+    for block, (filters, pool_size) in enumerate(zip((4, 8, 8), oh.model.POOL_SIZES), start=1):
         x = oh.model.conv_block(x, filters, pool_size, name=f"block{block}", strided=True)
     x = keras.layers.Dense(8, activation="relu", name="column_features")(oh.model.image_to_columns(x))
     x = keras.layers.Dropout(oh.model.DROPOUT, name="dropout")(x)
