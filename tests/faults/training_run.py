@@ -1,16 +1,17 @@
 """A small training run for the fault tests: `python training_run.py OUT [--pause-in-epoch K]`.
 
-It draws and saves a small dataset, trains a tiny model for 5 epochs with a backup in OUT/backup, and
-writes OUT/model.keras, OUT/final_state.npz (last epoch's variables and the optimizer's),
-OUT/history.json and OUT/logits.npy. With --pause-in-epoch K it stops, in the
-middle of epoch K, to wait for the test to kill it, after touching OUT/paused. With --pause-in-save NAME
-[--from-epoch K] it stops in the middle of the first save (by Keras or oh.save_model) of a file whose name holds
-NAME, from epoch K on, after writing half a file there, as a kill during the write would leave it.
+It draws and saves a small dataset, trains the tests' tiny model (tests/unit/tiny.py, without the GRU) for 5 epochs
+with a backup in OUT/backup, and writes OUT/model.keras, OUT/final_state.npz (last epoch's variables and the
+optimizer's), OUT/history.json and OUT/logits.npy. With --pause-in-epoch K it stops, in the middle of epoch K, to
+wait for the test to kill it, after touching OUT/paused. With --pause-in-save NAME [--from-epoch K] it stops in the
+middle of the first save (by Keras or oh.save_model) of a file whose name holds NAME, from epoch K on, after writing
+half a file there, as a kill during the write would leave it.
 """
 
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +21,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import ocr_helpers as oh  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from tiny import tiny_model  # noqa: E402  (the model oh.train's other tests train)
 
 NUM_EPOCHS = 5
 
@@ -96,7 +100,7 @@ def main():
     keras.utils.set_random_seed(0)
     images, labels = oh.generate_dataset(80, seed=31, num_workers=1, progress=False)
     oh.save_dataset(out / "data.npz", images, labels)
-    model = oh.build_model(filters=(4, 8, 8), dense_units=8, rnn_units=4)
+    model = tiny_model()
     callbacks = [SaveFinalState(out / "final_state.npz")]
     if arguments.pause_in_epoch is not None:
         callbacks.append(PauseInEpoch(arguments.pause_in_epoch, out / "paused"))
