@@ -1,7 +1,7 @@
 """The worked solutions of every notebook's exercises: they match the exercises, and they run.
 
 Each solutions notebook runs at small parameters after the series, in its build folder, so that it uses the data
-and the models the series saved there. The TensorFlow half of the test command runs two of them and the JAX half
+and the models the series saved there. The TensorFlow half of the test command runs one of them and the JAX half
 the others (SOLUTIONS_ON); test_every_solution_runs_on_one_backend checks that together they cover all.
 """
 
