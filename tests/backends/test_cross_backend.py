@@ -48,19 +48,26 @@ def run_on(backend, script, *arguments):
     assert done.returncode == 0, f"{backend}: {done.stderr[-2000:]}"
 
 
+def model_file(folder, saved_on):
+    return folder / f"saved_on_{saved_on}.keras"
+
+
+def readings_file(folder, saved_on, read_on):
+    return folder / f"{saved_on}_read_on_{read_on}.npz"
+
+
 def test_a_model_saved_on_either_backend_reads_the_same_on_both(tmp_path):
     # a model saved on each backend, then each backend's process reads both files: four processes, not six
     for saved_on in BACKENDS:
-        run_on(saved_on, SAVE, tmp_path / f"saved_on_{saved_on}.keras")
+        run_on(saved_on, SAVE, model_file(tmp_path, saved_on))
     for backend in BACKENDS:
         other_first = sorted(BACKENDS, key=lambda saved_on: saved_on == backend)  # a fresh process loads the other's
-        pairs = [(tmp_path / f"saved_on_{saved_on}.keras", tmp_path / f"{saved_on}_read_on_{backend}.npz")
-                 for saved_on in other_first]
-        run_on(backend, READ, *[path for pair in pairs for path in pair])
+        run_on(backend, READ, *[path for saved_on in other_first for path in
+                                (model_file(tmp_path, saved_on), readings_file(tmp_path, saved_on, backend))])
     for saved_on in BACKENDS:
         readings = {}
         for backend in BACKENDS:
-            with np.load(tmp_path / f"{saved_on}_read_on_{backend}.npz") as saved:
+            with np.load(readings_file(tmp_path, saved_on, backend)) as saved:
                 assert str(saved["backend"]) == backend
                 assert saved["same_jit"], f"on {backend}, the loaded model compiles as a new one would (XLA or not)"
                 readings[backend] = saved["texts"].tolist(), saved["logits"]
